@@ -1,0 +1,51 @@
+"""Shared test set-up: offline Hugging Face, one torch thread, and the real local Argilla."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+# Set before anything imports transformers/datasets/torch: no hub access, and one thread (two torch
+# threads run 4x slower on the shared 2-core machines).
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["OMP_NUM_THREADS"] = "1"
+
+from ftdata.argilla_client import KEY_VARIABLE, URL_VARIABLE, ArgillaConnection
+
+REPO = Path(__file__).resolve().parent.parent
+ARGILLA_SCRIPT = REPO / "scripts" / "argilla-local.sh"
+
+
+@pytest.fixture(scope="session")
+def argilla_connection():
+    """The Argilla server for integration tests: the one ARGILLA_API_URL/KEY name, or else the local
+    one, started here when it is not running (and stopped again afterwards). Never skipped: a
+    server that cannot be had fails the tests that need it."""
+    if os.environ.get(URL_VARIABLE) and os.environ.get(KEY_VARIABLE):
+        yield ArgillaConnection.from_env()
+        return
+    was_running = _local_argilla("status").returncode == 0
+    result = _local_argilla("up")
+    if result.returncode != 0:
+        pytest.fail(f"scripts/argilla-local.sh up failed:\n{result.stderr[-3000:]}")
+    exports = dict(
+        line.removeprefix("export ").split("=", 1)
+        for line in result.stdout.splitlines()
+        if line.startswith("export ")
+    )
+    yield ArgillaConnection.from_env(exports)
+    if not was_running:
+        _local_argilla("down")
+
+
+def _local_argilla(command: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(ARGILLA_SCRIPT), command], capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="session")
+def argilla_client(argilla_connection):
+    return argilla_connection.client()
