@@ -40,7 +40,7 @@ def _parse_lines(name: str, handle: BinaryIO) -> Iterator[tuple[int, Example | N
         if not raw.strip():
             continue
         try:
-            text = raw.decode("utf-8")
+            text = raw.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError as error:
             reason = f"not valid UTF-8 (byte 0x{raw[error.start]:02x} at column {error.start + 1})"
             yield line_number, None, [Problem(name, line_number, None, reason)]
@@ -48,7 +48,9 @@ def _parse_lines(name: str, handle: BinaryIO) -> Iterator[tuple[int, Example | N
         try:
             record = json.loads(text)
         except json.JSONDecodeError as error:
-            reason = f"not valid JSON: {error.msg} (column {error.colno})"
+            truncated = error.pos >= len(text)
+            where = "at the end of the line: truncated?" if truncated else f"at column {error.pos + 1}"
+            reason = f"not valid JSON: {error.msg} {where}"
             yield line_number, None, [Problem(name, line_number, None, reason)]
             continue
         try:

@@ -1,0 +1,25 @@
+# The two commands of the README. Each one sets up what it needs itself (scripts/setup.sh is
+# idempotent and fast once .venv matches pyproject.toml and constraints/ftkit.txt).
+.PHONY: demo test setup lint argilla-up argilla-down
+
+# Tests run offline, single-threaded (two torch threads are 4x slower on a shared 2-core machine).
+TEST_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 OMP_NUM_THREADS=1
+
+demo: setup
+	scripts/demo.sh
+
+test: setup lint
+	$(TEST_ENV) .venv/bin/python -m pytest
+
+setup:
+	scripts/setup.sh
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+argilla-up:
+	scripts/argilla-local.sh up
+
+argilla-down:
+	scripts/argilla-local.sh down
