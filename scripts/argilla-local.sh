@@ -127,10 +127,9 @@ cmd_up() {
   fi
   port_open "$port" && ! alive server && die "port $port is taken by another program (set FTKIT_ARGILLA_PORT)"
 
-  local reindex=0
   if ! alive search; then
     # A search backend that died without its SIGTERM snapshot lost recent index writes.
-    [ -f "$state/search.pid" ] && reindex=1
+    [ -f "$state/search.pid" ] && touch "$state/reindex-needed"
     port_open "$es_port" && die "port $es_port is taken by another program (set FTKIT_ARGILLA_ES_PORT)"
     start_detached search "$venv/bin/noida-db" start --only elasticsearch,redis \
       --data-dir "$state/search" --elasticsearch-port "$es_port" --redis-port "$redis_port"
@@ -143,10 +142,11 @@ cmd_up() {
   # Migrating and creating the owner in one interpreter: each argilla_server import costs ~6 s.
   "$venv/bin/python" "$repo/scripts/argilla_bootstrap.py" >>"$state/logs/bootstrap.log" 2>&1 \
     || die "database migration failed; see $state/logs/bootstrap.log"
-  if [ "$reindex" = 1 ]; then
+  if [ -f "$state/reindex-needed" ]; then
     say "search backend stopped uncleanly last time: rebuilding the index from SQLite"
     "$venv/bin/python" -m argilla_server search-engine reindex >>"$state/logs/bootstrap.log" 2>&1 \
       || die "reindex failed; see $state/logs/bootstrap.log"
+    rm -f "$state/reindex-needed"
   fi
 
   alive server || start_detached server "$venv/bin/python" -m argilla_server start --host 127.0.0.1 --port "$port"
@@ -160,13 +160,19 @@ cmd_up() {
 }
 
 stop() {
-  local name=$1 pid
+  local name=$1 pid started=$SECONDS
   if alive "$name"; then
     pid=$(cat "$state/$name.pid")
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 120); do alive "$name" || break; sleep 0.25; done
-    if alive "$name"; then kill -KILL -- "-$pid" 2>/dev/null || true; fi
-    say "stopped $name"
+    if alive "$name"; then
+      kill -KILL -- "-$pid" 2>/dev/null || true
+      # Killed before its snapshot: the next `up` rebuilds the index from SQLite.
+      [ "$name" = search ] && touch "$state/reindex-needed"
+      say "$name did not stop within 30 s: killed"
+    else
+      say "stopped $name ($((SECONDS - started)) s)"
+    fi
   fi
   rm -f "$state/$name.pid"
 }
