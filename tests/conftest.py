@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -18,6 +19,26 @@ from ftdata.argilla_client import KEY_VARIABLE, URL_VARIABLE, ArgillaConnection
 
 REPO = Path(__file__).resolve().parent.parent
 ARGILLA_SCRIPT = REPO / "scripts" / "argilla-local.sh"
+# Real public data laid beside the repository (CI copies shared/ next to its clone).
+GSM8K = REPO.parent / "shared" / "data" / "gsm8k" / "train.jsonl"
+
+
+@pytest.fixture(scope="session")
+def gsm8k_rows() -> list[dict]:
+    """GSM8K's training split (MIT): 7,473 {"question", "answer"} rows of real, human-written data."""
+    if not GSM8K.is_file():
+        pytest.fail(f"{GSM8K} is missing: the tests use the shared data folder laid beside the repository")
+    with GSM8K.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer_dir(tmp_path_factory, gsm8k_rows) -> Path:
+    """A byte-level BPE tokenizer with a ChatML template, trained here on GSM8K text (about 1 s)."""
+    from ftdata.testing import tiny_chat_tokenizer
+
+    texts = (row["question"] + "\n" + row["answer"] for row in gsm8k_rows[:2000])
+    return tiny_chat_tokenizer(texts, tmp_path_factory.mktemp("tiny-tokenizer"))
 
 
 @pytest.fixture(scope="session")
@@ -33,9 +54,7 @@ def argilla_connection():
     if result.returncode != 0:
         pytest.fail(f"scripts/argilla-local.sh up failed:\n{result.stderr[-3000:]}")
     exports = dict(
-        line.removeprefix("export ").split("=", 1)
-        for line in result.stdout.splitlines()
-        if line.startswith("export ")
+        line.removeprefix("export ").split("=", 1) for line in result.stdout.splitlines() if line.startswith("export ")
     )
     yield ArgillaConnection.from_env(exports)
     if not was_running:

@@ -24,6 +24,15 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
     target.parent.mkdir(parents=True, exist_ok=True)
     binary = "b" in mode
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    # mkstemp makes the file 0600; the result should get the mode any new file gets here (umask),
+    # or keep the mode of the file it replaces (a 0600 credentials file stays 0600).
+    try:
+        mode_bits = target.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode_bits = 0o666 & ~umask
+    os.chmod(tmp_name, mode_bits)
     try:
         with os.fdopen(fd, mode, encoding=None if binary else encoding) as handle:
             yield handle

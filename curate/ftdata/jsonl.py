@@ -6,57 +6,102 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from ftdata.atomic import atomic_write
-from ftdata.errors import ExampleFileError, Problem
+from ftdata.errors import ExampleFileError, FtdataError, Problem
 from ftdata.example import Example, InvalidExample
 
 UTF8_BOM = b"\xef\xbb\xbf"
+GZIP_MAGIC = b"\x1f\x8b"
+# A longer line is not a training example but a broken or foreign file (a 2 GB minified dump):
+# refuse it rather than read it into memory.
+MAX_LINE_BYTES = 32 * 1024 * 1024
 
 
-def iter_records(path: str | os.PathLike) -> Iterator[tuple[int, Example | None, list[Problem]]]:
-    """Yield `(line number, example or None, problems)` for each non-blank line of a JSONL file.
+class UnreadableFile(FtdataError):
+    """The file as a whole cannot be read: missing, binary, corrupt gzip, wrong encoding, a line too long."""
 
-    Reads line by line in binary, so one bad byte or line never hides the lines after it.
+    def __init__(self, path: str | os.PathLike, reason: str, line: int | None = None):
+        self.problem = Problem(str(path), line, None, reason)
+        super().__init__(str(self.problem))
+
+
+def iter_json_lines(
+    path: str | os.PathLike, fatal_encoding_errors: bool = False
+) -> Iterator[tuple[int, Any, list[Problem]]]:
+    """Yield `(line number, parsed JSON value or None, problems)` for each non-blank line.
+
+    Reads line by line in binary (gzip too, by its magic bytes), so one bad byte or line never
+    hides the lines after it. Raises `UnreadableFile` when the file itself is the problem, and, with
+    `fatal_encoding_errors`, when a line is not UTF-8 (an importer's "wrong encoding" is the file's).
     """
     name = str(path)
     try:
-        with open(path, "rb") as handle:
-            yield from _parse_lines(name, handle)
-    except OSError as error:
-        yield 0, None, [Problem(name, None, None, f"cannot read: {error.strerror or error}")]
+        with open_maybe_gzip(path) as handle:
+            if b"\x00" in handle.peek(8192)[:8192]:
+                raise UnreadableFile(name, "binary data (NUL bytes), not a JSONL text file")
+            line_number = 0
+            while raw := handle.readline(MAX_LINE_BYTES + 1):
+                line_number += 1
+                if len(raw) > MAX_LINE_BYTES:
+                    limit = f"{MAX_LINE_BYTES // 2**20} MiB"
+                    raise UnreadableFile(name, f"line longer than {limit}: not a JSONL file?", line_number)
+                if line_number == 1:
+                    raw = raw.removeprefix(UTF8_BOM)
+                if not raw.strip():
+                    continue
+                value, problems = _parse_line(name, line_number, raw)
+                if fatal_encoding_errors and problems and problems[0].reason.startswith("not valid UTF-8"):
+                    hint = "re-encode the file, e.g. iconv -f latin1 -t utf-8"
+                    raise UnreadableFile(name, f"{problems[0].reason}: {hint}", line_number)
+                yield line_number, value, problems
+    except OSError as error:  # includes gzip.BadGzipFile
+        raise UnreadableFile(name, f"cannot read: {error.strerror or error}") from None
+    except EOFError:
+        raise UnreadableFile(name, "truncated gzip file (ends before its last block)") from None
 
 
-def _parse_lines(name: str, handle: BinaryIO) -> Iterator[tuple[int, Example | None, list[Problem]]]:
-    for line_number, raw in enumerate(handle, start=1):
-        if line_number == 1 and raw.startswith(UTF8_BOM):
-            raw = raw[len(UTF8_BOM) :]
-        if not raw.strip():
-            continue
-        try:
-            text = raw.decode("utf-8").rstrip("\r\n")
-        except UnicodeDecodeError as error:
-            reason = f"not valid UTF-8 (byte 0x{raw[error.start]:02x} at column {error.start + 1})"
-            yield line_number, None, [Problem(name, line_number, None, reason)]
-            continue
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as error:
-            truncated = error.pos >= len(text)
-            where = "at the end of the line: truncated?" if truncated else f"at column {error.pos + 1}"
-            reason = f"not valid JSON: {error.msg} {where}"
-            yield line_number, None, [Problem(name, line_number, None, reason)]
-            continue
-        try:
-            yield line_number, Example.from_dict(record), []
-        except InvalidExample as invalid:
-            yield line_number, None, [Problem(name, line_number, f, r) for f, r in invalid.issues]
+def open_maybe_gzip(path: str | os.PathLike) -> BinaryIO:
+    with open(path, "rb") as probe:
+        compressed = probe.read(2) == GZIP_MAGIC
+    return gzip.open(path, "rb") if compressed else open(path, "rb")
+
+
+def _parse_line(name: str, line_number: int, raw: bytes) -> tuple[Any, list[Problem]]:
+    try:
+        text = raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError as error:
+        reason = f"not valid UTF-8 (byte 0x{raw[error.start]:02x} at column {error.start + 1})"
+        return None, [Problem(name, line_number, None, reason)]
+    try:
+        return json.loads(text), []
+    except json.JSONDecodeError as error:
+        truncated = error.pos >= len(text)
+        where = "at the end of the line: truncated?" if truncated else f"at column {error.pos + 1}"
+        return None, [Problem(name, line_number, None, f"not valid JSON: {error.msg} {where}")]
+
+
+def iter_records(path: str | os.PathLike) -> Iterator[tuple[int, Example | None, list[Problem]]]:
+    """Yield `(line number, example or None, problems)` for each non-blank line of a JSONL file of
+    examples. A file that cannot be read at all yields one problem with line number 0."""
+    try:
+        for line_number, record, problems in iter_json_lines(path):
+            if problems:
+                yield line_number, None, problems
+                continue
+            try:
+                yield line_number, Example.from_dict(record), []
+            except InvalidExample as invalid:
+                yield line_number, None, [Problem(str(path), line_number, f, r) for f, r in invalid.issues]
+    except UnreadableFile as error:
+        yield 0, None, [error.problem]
 
 
 def read_examples(path: str | os.PathLike) -> list[Example]:
@@ -115,9 +160,7 @@ class ValidationReport:
         }
 
 
-def validate_files(
-    paths: Iterable[str | os.PathLike], out: str | os.PathLike | None = None
-) -> ValidationReport:
+def validate_files(paths: Iterable[str | os.PathLike], out: str | os.PathLike | None = None) -> ValidationReport:
     """Check files against the contract; write their examples, normalised, to `out` only if all are valid.
 
     >>> report = validate_files(["a.jsonl", "b.jsonl"], out="clean.jsonl")

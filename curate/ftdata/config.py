@@ -1,0 +1,212 @@
+"""Typed configs for every ftkit command: dataclass defaults, then a YAML file, then `--set` flags.
+
+A config is a dataclass whose fields carry a default and a one-line `help` in their metadata.
+Unknown keys and wrong types are errors that name the file and the key; nothing is guessed.
+
+>>> config = load_config(ProjectConfig, "ftdata.yaml", overrides=["lint.max_seq_len=4096"])
+>>> write_config(config, "exports/v3/ftdata.resolved.yaml")
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import os
+import types
+import typing
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+
+import yaml
+
+from ftdata.atomic import atomic_write
+from ftdata.errors import FtdataError
+
+T = TypeVar("T")
+
+
+class ConfigError(FtdataError):
+    """A config file or override is malformed; the message names the file and the key."""
+
+
+def option(default: Any, help: str, **kwargs: Any) -> Any:
+    """A config field with its default and the one-line reason it exists (shown by `init` files)."""
+    if isinstance(default, dict | list) or dataclasses.is_dataclass(default):
+        # Mutable defaults are copied per instance, never shared.
+        return dataclasses.field(default_factory=lambda: copy.deepcopy(default), metadata={"help": help}, **kwargs)
+    return dataclasses.field(default=default, metadata={"help": help}, **kwargs)
+
+
+def load_config(cls: type[T], path: str | os.PathLike | None = None, overrides: Sequence[str] = ()) -> T:
+    """Build `cls` from its defaults, the YAML at `path` (if any), then `key.sub=value` overrides."""
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        source = str(path)
+        data = read_yaml_mapping(path)
+    for override in overrides:
+        key, sep, raw_value = override.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {override!r}: expected key=value, e.g. lint.max_seq_len=4096")
+        _set_dotted(data, key.strip(), _parse_scalar(raw_value), f"--set {override!r}")
+    return build(cls, data, source)
+
+
+def read_yaml_mapping(path: str | os.PathLike) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: unreadable: {error}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML: {getattr(error, 'problem', error)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top, got {type(data).__name__}")
+    return data
+
+
+def build(cls: type[T], data: dict[str, Any], source: str, prefix: str = "") -> T:
+    """Instantiate dataclass `cls` from a mapping, checking every key and type."""
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    for key in data:
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), fields, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(fields)})"
+            raise ConfigError(f"{source}: {prefix}{key}: unknown key{hint}")
+    values = {name: _coerce(hints[name], data[name], source, f"{prefix}{name}") for name in fields if name in data}
+    try:
+        instance = cls(**values)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"{source}: {prefix.rstrip('.') or cls.__name__}: {error}") from None
+    return instance
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """A config as plain YAML/JSON-able data (paths as strings)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, Path):
+            return str(value)
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        return value
+
+    return plain(dataclasses.asdict(config))
+
+
+def write_config(config: Any, path: str | os.PathLike) -> Path:
+    """Save the resolved config beside a command's outputs, so every result says how it was made."""
+    with atomic_write(path) as handle:
+        yaml.safe_dump(to_dict(config), handle, sort_keys=False, allow_unicode=True)
+    return Path(path)
+
+
+def commented_yaml(config: Any, indent: int = 0) -> str:
+    """A config as YAML with each field's help as a comment above it (what `init` writes)."""
+    lines: list[str] = []
+    pad = " " * indent
+    for f in dataclasses.fields(config):
+        help_text = f.metadata.get("help")
+        if help_text:
+            lines.append(f"{pad}# {help_text}")
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            lines.append(f"{pad}{f.name}:")
+            lines.append(commented_yaml(value, indent + 2).rstrip("\n"))
+        else:
+            plain = str(value) if isinstance(value, Path) else value
+            dumped = yaml.safe_dump({f.name: plain}, sort_keys=False, allow_unicode=True)
+            lines.extend(pad + line for line in dumped.rstrip("\n").splitlines())
+    return "\n".join(lines) + "\n"
+
+
+def _coerce(tp: Any, value: Any, source: str, key: str) -> Any:
+    origin, args = get_origin(tp), get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        options = [a for a in args if a is not type(None)]
+        errors = []
+        for option_type in options:
+            try:
+                return _coerce(option_type, value, source, key)
+            except ConfigError as error:
+                errors.append(error)
+        raise errors[0]
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{source}: {key}: must be one of {', '.join(map(repr, args))}, got {value!r}")
+        return value
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: {key}: expected a mapping, got {_kind(value)}")
+        return build(tp, value, source, prefix=f"{key}.")
+    if origin in (list, Sequence, tuple) or tp in (list, tuple):
+        if not isinstance(value, list):
+            raise ConfigError(f"{source}: {key}: expected a list, got {_kind(value)}")
+        item_type = args[0] if args else Any
+        items = [_coerce(item_type, item, source, f"{key}[{i}]") for i, item in enumerate(value)]
+        return tuple(items) if (origin or tp) is tuple else items
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: {key}: expected a mapping, got {_kind(value)}")
+        value_type = args[1] if args else Any
+        return {str(k): _coerce(value_type, v, source, f"{key}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{source}: {key}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{source}: {key}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{source}: {key}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{source}: {key}: expected a string, got {value!r}")
+        return value
+    if tp is Path:
+        if not isinstance(value, str):
+            raise ConfigError(f"{source}: {key}: expected a path, got {value!r}")
+        return Path(value)
+    raise ConfigError(f"{source}: {key}: unsupported config type {tp!r}")  # a bug in a config class
+
+
+def _parse_scalar(raw: str) -> Any:
+    """A `--set` value is read as YAML, so `4096` is a number, `true` a bool, `[a, b]` a list."""
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any, where: str) -> None:
+    parts = dotted.split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"{where}: {part} is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__

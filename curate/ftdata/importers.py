@@ -1,0 +1,312 @@
+"""`ftdata import`: read raw examples from JSONL, CSV, Parquet or a saved `datasets` folder into the store.
+
+Rows are mapped to the contract (chat `messages`, `prompt`/`completion`, or columns named with
+`--map user=question,assistant=answer`); provenance (source file, row) goes into metadata, other
+columns too. A row that breaks the contract is kept aside with its reasons for `ftdata check`; a
+file that is not what it claims aborts the whole import and leaves the store as it was.
+
+>>> results = import_files(Project.open("."), ["raw/support.csv"], mapping=ColumnMap.parse("user=q,assistant=a"))
+>>> results[0].added
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from ftdata.atomic import sha256_file
+from ftdata.errors import FtdataError, Problem
+from ftdata.example import Example, InvalidExample
+from ftdata.jsonl import UnreadableFile, iter_json_lines, open_maybe_gzip
+from ftdata.project import Project
+from ftdata.store import RAW_PREVIEW_CHARS, RejectedRow, Store
+
+Format = Literal["auto", "jsonl", "csv", "parquet", "hf"]
+FORMATS: tuple[str, ...] = ("auto", "jsonl", "csv", "parquet", "hf")
+PARQUET_MAGIC = b"PAR1"
+# csv's default field limit (128 KiB) is smaller than a long answer; anything past this is not text data.
+CSV_FIELD_LIMIT = 32 * 1024 * 1024
+ROLE_KEYS = ("system", "user", "assistant")
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Which source columns hold the user turn, the assistant answer and (optionally) a system prompt."""
+
+    user: str
+    assistant: str
+    system: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ColumnMap:
+        """`"user=question,assistant=answer[,system=sys]"` → ColumnMap."""
+        pairs: dict[str, str] = {}
+        for item in filter(None, (part.strip() for part in text.split(","))):
+            role, sep, column = item.partition("=")
+            role, column = role.strip(), column.strip()
+            if not sep or not column:
+                raise FtdataError(f"--map {text!r}: {item!r} is not ROLE=COLUMN")
+            if role not in ROLE_KEYS:
+                raise FtdataError(f"--map {text!r}: {role!r} is not one of {', '.join(ROLE_KEYS)}")
+            pairs[role] = column
+        missing = [role for role in ("user", "assistant") if role not in pairs]
+        if missing:
+            raise FtdataError(f"--map {text!r}: needs {' and '.join(missing)}=COLUMN")
+        return cls(**pairs)
+
+    @property
+    def columns(self) -> list[str]:
+        return [c for c in (self.system, self.user, self.assistant) if c is not None]
+
+
+@dataclass
+class ImportResult:
+    source: str
+    format: str
+    rows: int = 0
+    added: int = 0
+    already_present: int = 0
+    rejected: list[RejectedRow] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "format": self.format,
+            "rows": self.rows,
+            "added": self.added,
+            "already_present": self.already_present,
+            "rejected": len(self.rejected),
+        }
+
+
+def import_files(
+    project: Project,
+    sources: Sequence[str | os.PathLike],
+    fmt: Format = "auto",
+    mapping: ColumnMap | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[ImportResult]:
+    """Import `sources` into the project's store in one all-or-nothing step; re-importing adds nothing."""
+    store = Store(project.store_path)
+    with store.lock():
+        snapshot = store.read()
+        known_ids = {e.id for e in snapshot.examples}
+        known_rejections = {r.key for r in snapshot.rejected}
+        results = []
+        for source in sources:
+            path = Path(source)
+            shown = _display_path(path, project.root)
+            file_format = detect_format(path) if fmt == "auto" else fmt
+            result = ImportResult(source=shown, format=file_format)
+            for row_number, row, problems in read_rows(path, file_format, mapping):
+                result.rows += 1
+                if progress is not None:
+                    progress(1)
+                provenance = {"source": shown, "row": row_number}
+                try:
+                    if problems:
+                        raise InvalidExample([(p.field, p.reason) for p in problems])
+                    example = row_to_example(row, mapping, provenance)
+                except InvalidExample as invalid:
+                    raw = json.dumps(row, ensure_ascii=False, default=str) if row is not None else ""
+                    rejected = RejectedRow(shown, row_number, tuple(invalid.issues), raw[:RAW_PREVIEW_CHARS])
+                    if rejected.key not in known_rejections:
+                        known_rejections.add(rejected.key)
+                        snapshot.rejected.append(rejected)
+                        result.rejected.append(rejected)
+                    continue
+                if example.id in known_ids:
+                    result.already_present += 1
+                    continue
+                known_ids.add(example.id)
+                snapshot.examples.append(example)
+                result.added += 1
+            snapshot.imports.append(
+                {
+                    **result.to_dict(),
+                    "sha256": sha256_file(path) if path.is_file() else None,
+                    "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                }
+            )
+            results.append(result)
+        if any(r.added or r.rejected for r in results):
+            store.commit(snapshot)
+    return results
+
+
+def detect_format(path: Path) -> str:
+    """By extension, then by content; a folder is a `datasets.save_to_disk` output."""
+    if path.is_dir():
+        if any((path / marker).exists() for marker in ("dataset_dict.json", "state.json", "dataset_info.json")):
+            return "hf"
+        raise UnreadableFile(path, "a folder, but not one saved by `datasets` (no dataset_dict.json or state.json)")
+    if not path.exists():
+        raise UnreadableFile(path, "not found")
+    suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
+    suffix = suffixes[-1] if suffixes else ""
+    by_suffix = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".tsv": "csv"}
+    if suffix == ".parquet":
+        return "parquet"
+    if suffix in by_suffix:
+        return by_suffix[suffix]
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if head == PARQUET_MAGIC:
+        return "parquet"
+    if head[:1] in (b"{", b"["):
+        return "jsonl"
+    raise UnreadableFile(path, "cannot tell its format from the name or content: pass --format")
+
+
+def read_rows(
+    path: Path, file_format: str, mapping: ColumnMap | None
+) -> Iterator[tuple[int, dict[str, Any] | None, list[Problem]]]:
+    """Yield `(row number, row as a dict or None, problems)`; raise `UnreadableFile` for the file itself."""
+    readers = {"jsonl": _jsonl_rows, "csv": _csv_rows, "parquet": _parquet_rows, "hf": _hf_rows}
+    if file_format not in readers:
+        raise FtdataError(f"--format {file_format!r}: expected one of {', '.join(FORMATS)}")
+    first = True
+    for row_number, row, problems in readers[file_format](path):
+        if first and mapping is not None and row is not None:
+            # A mapped column that the data lacks is a wrong --map (or a wrong file), not a bad row.
+            missing = [c for c in mapping.columns if c not in row]
+            if missing:
+                raise UnreadableFile(
+                    path, f"no column {missing[0]!r} named in --map (columns: {', '.join(map(str, row))})"
+                )
+            first = False
+        yield row_number, row, problems
+
+
+def row_to_example(row: dict[str, Any], mapping: ColumnMap | None, provenance: dict[str, Any]) -> Example:
+    """One source row → an Example; unmapped columns are kept in metadata. Raises `InvalidExample`."""
+    row = dict(row)
+    metadata = row.pop("metadata", None)
+    if metadata is None:
+        metadata = {}
+    elif isinstance(metadata, str):  # CSV and Parquet carry nested data as JSON text
+        metadata = _json_or_issue(metadata, "metadata")
+    if not isinstance(metadata, dict):
+        raise InvalidExample([("metadata", "must be an object")])
+    row.pop("id", None)  # ids are derived from content, never taken from the source
+
+    if mapping is not None:
+        messages = []
+        for role in ROLE_KEYS:
+            column = getattr(mapping, role)
+            if column is None:
+                continue
+            if column not in row:
+                raise InvalidExample([(column, f"missing (mapped to the {role} turn)")])
+            messages.append({"role": role, "content": row.pop(column)})
+        record: dict[str, Any] = {"messages": messages}
+    elif "messages" in row:
+        messages = row.pop("messages")
+        record = {"messages": _json_or_issue(messages, "messages") if isinstance(messages, str) else messages}
+    elif "prompt" in row or "completion" in row:
+        record = {key: row.pop(key) for key in ("system", "prompt", "completion") if key in row}
+    else:
+        columns = ", ".join(map(str, row)) or "none"
+        reason = f"no 'messages' or 'prompt'/'completion' columns (has: {columns}): pass --map user=COL,assistant=COL"
+        raise InvalidExample([(None, reason)])
+    extras = {str(k): _jsonable(v) for k, v in row.items() if v not in (None, "")}
+    record["metadata"] = {**extras, **metadata, **provenance}
+    return Example.from_dict(record)
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, list[Problem]]]:
+    for line_number, value, problems in iter_json_lines(path, fatal_encoding_errors=True):
+        if problems:
+            yield line_number, None, problems
+        elif not isinstance(value, dict):
+            yield line_number, None, [Problem(str(path), line_number, None, "expected a JSON object per line")]
+        else:
+            yield line_number, value, []
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, list[Problem]]]:
+    csv.field_size_limit(CSV_FIELD_LIMIT)
+    delimiter = "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
+    try:
+        with open_maybe_gzip(path) as binary:
+            if b"\x00" in binary.peek(8192)[:8192]:
+                raise UnreadableFile(path, "binary data (NUL bytes), not a CSV text file")
+            text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="strict", newline="")
+            reader = csv.DictReader(text, delimiter=delimiter)
+            if reader.fieldnames is None:
+                raise UnreadableFile(path, "empty CSV: no header row")
+            for row_number, row in enumerate(reader, start=1):
+                if None in row:  # more cells than the header names
+                    yield row_number, None, [Problem(str(path), row_number, None, "more cells than header columns")]
+                    continue
+                yield row_number, row, []
+    except UnicodeDecodeError as error:
+        raise UnreadableFile(
+            path, f"not UTF-8 (byte 0x{error.object[error.start]:02x}): re-encode it, e.g. iconv -f latin1 -t utf-8"
+        ) from None
+    except csv.Error as error:
+        raise UnreadableFile(path, f"not a valid CSV: {error}") from None
+    except EOFError:
+        raise UnreadableFile(path, "truncated gzip file (ends before its last block)") from None
+    except OSError as error:
+        raise UnreadableFile(path, f"cannot read: {error.strerror or error}") from None
+
+
+def _parquet_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, list[Problem]]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+        row_number = 0
+        for batch in parquet.iter_batches(batch_size=4096):
+            for row in batch.to_pylist():
+                row_number += 1
+                yield row_number, row, []
+    except (pa.ArrowException, OSError) as error:
+        raise UnreadableFile(path, f"not a readable Parquet file: {error}") from None
+
+
+def _hf_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, list[Problem]]]:
+    import datasets
+
+    try:
+        loaded = datasets.load_from_disk(str(path))
+    except (FileNotFoundError, ValueError, OSError) as error:
+        raise UnreadableFile(path, f"not a readable `datasets` folder: {error}") from None
+    splits = loaded.items() if isinstance(loaded, datasets.DatasetDict) else [(None, loaded)]
+    row_number = 0
+    for split, table in splits:
+        for row in table:
+            row_number += 1
+            yield row_number, ({**row, "hf_split": split} if split is not None else row), []
+
+
+def _json_or_issue(text: str, field_name: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidExample([(field_name, f"not valid JSON text: {error.msg}")]) from None
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _display_path(path: Path, root: Path) -> str:
+    """Provenance as a path relative to the project when inside it, so stores can be moved."""
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)

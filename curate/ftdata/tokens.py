@@ -1,0 +1,109 @@
+"""Token counts with the base model's tokenizer and chat template: what training will actually see.
+
+>>> tokenizer = load_tokenizer("HuggingFaceTB/SmolLM2-135M-Instruct")   # or a local folder
+>>> counts = count_tokens(examples, tokenizer)
+>>> counts.total[0], counts.prompt[0], counts.completion[0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ftdata.errors import FtdataError
+from ftdata.example import Example
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+BATCH_SIZE = 1024
+
+
+@dataclass(frozen=True)
+class Distribution:
+    min: int
+    p50: int
+    p95: int
+    max: int
+    mean: float
+
+    @classmethod
+    def of(cls, values: Sequence[int]) -> Distribution:
+        if not values:
+            return cls(0, 0, 0, 0, 0.0)
+        ordered = sorted(values)
+        return cls(
+            min=ordered[0],
+            p50=_percentile(ordered, 50),
+            p95=_percentile(ordered, 95),
+            max=ordered[-1],
+            mean=round(sum(ordered) / len(ordered), 1),
+        )
+
+
+@dataclass(frozen=True)
+class TokenCounts:
+    prompt: list[int]  # everything before the answer, generation prompt included
+    completion: list[int]  # the answer and the template's end-of-turn tokens
+    total: list[int]
+
+
+def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
+    """A tokenizer from a local folder or a hub id (offline runs need it in the local cache)."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(name_or_path)
+    except (OSError, ValueError) as error:
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise FtdataError(f"tokenizer {name_or_path!r}: cannot load: {first_line}") from None
+
+
+def count_tokens(
+    examples: Sequence[Example],
+    tokenizer: PreTrainedTokenizerBase,
+    progress: Callable[[int], None] | None = None,
+) -> TokenCounts:
+    """Prompt, completion and total tokens per example, rendered with the tokenizer's chat template
+    (or, for a tokenizer without one, the turns joined by newlines)."""
+    prompt_counts: list[int] = []
+    total_counts: list[int] = []
+    for start in range(0, len(examples), BATCH_SIZE):
+        batch = examples[start : start + BATCH_SIZE]
+        rendered = [render(example, tokenizer) for example in batch]
+        prompts, fulls = zip(*rendered, strict=True)
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        if backend is not None:
+            # One pass over the full text; the prompt's share is where its last character falls
+            # (half the work of encoding prompts separately, and the same tokens training sees).
+            for prompt, encoding in zip(
+                prompts, backend.encode_batch(list(fulls), add_special_tokens=False), strict=True
+            ):
+                boundary = encoding.char_to_token(len(prompt)) if len(prompt) else 0
+                total_counts.append(len(encoding.ids))
+                prompt_counts.append(len(encoding.ids) if boundary is None else boundary)
+        else:  # a slow (Python) tokenizer has no offsets: encode both
+            encoded = tokenizer(list(prompts) + list(fulls), add_special_tokens=False)["input_ids"]
+            prompt_counts += [len(ids) for ids in encoded[: len(batch)]]
+            total_counts += [len(ids) for ids in encoded[len(batch) :]]
+        if progress is not None:
+            progress(len(batch))
+    completion_counts = [total - prompt for total, prompt in zip(total_counts, prompt_counts, strict=True)]
+    return TokenCounts(prompt_counts, completion_counts, total_counts)
+
+
+def render(example: Example, tokenizer: PreTrainedTokenizerBase) -> tuple[str, str]:
+    """(prompt text with the generation prompt, full conversation text) as training formats them."""
+    messages = [m.to_dict() for m in example.messages]
+    if getattr(tokenizer, "chat_template", None):
+        prompt = tokenizer.apply_chat_template(messages[:-1], tokenize=False, add_generation_prompt=True)
+        full = tokenizer.apply_chat_template(messages, tokenize=False)
+        return prompt, full
+    prompt = "\n".join(m["content"] for m in messages[:-1]) + "\n"
+    return prompt, prompt + messages[-1]["content"]
+
+
+def _percentile(ordered: Sequence[int], q: int) -> int:
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]

@@ -1,0 +1,74 @@
+from dataclasses import dataclass, field
+
+import pytest
+
+from ftdata.config import ConfigError, commented_yaml, load_config, option, write_config
+
+
+@dataclass
+class Inner:
+    rate: float = option(0.5, "a rate")
+    names: list[str] = option(["a"], "names")
+
+
+@dataclass
+class Outer:
+    name: str = option("x", "a name")
+    count: int = option(3, "a count")
+    flag: bool = option(False, "a flag")
+    path: str | None = option(None, "an optional path")
+    inner: Inner = field(default_factory=Inner, metadata={"help": "nested"})
+
+
+def test_defaults_then_yaml_then_flags(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("count: 5\ninner:\n  rate: 1\n")
+    config = load_config(Outer, path, ["inner.names=[b, c]", "flag=true", "path=some/where"])
+    assert config == Outer(name="x", count=5, flag=True, path="some/where", inner=Inner(rate=1.0, names=["b", "c"]))
+    assert isinstance(config.inner.rate, float)
+
+
+def test_mutable_defaults_are_not_shared():
+    a, b = Outer(), Outer()
+    a.inner.names.append("z")
+    assert b.inner.names == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "overrides", "message"),
+    [
+        ("cont: 5\n", [], r"c.yaml: cont: unknown key \(did you mean 'count'\?\)"),
+        ("inner:\n  rat: 1\n", [], r"c.yaml: inner.rat: unknown key"),
+        ("count: five\n", [], r"c.yaml: count: expected an integer, got 'five'"),
+        ("count: true\n", [], r"count: expected an integer"),
+        ("flag: 1\n", [], r"flag: expected true or false"),
+        ("inner: 3\n", [], r"inner: expected a mapping"),
+        ("- a\n", [], r"expected a mapping of settings at the top"),
+        ("count: [\n", [], r"c.yaml:\d+: not valid YAML"),
+        ("", ["count"], r"--set 'count': expected key=value"),
+        ("", ["name.sub=1"], r"name is not a section|name: expected a string"),
+    ],
+)
+def test_bad_config_names_file_and_key(tmp_path, yaml_text, overrides, message):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml_text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(Outer, path, overrides)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(Outer, tmp_path / "nope.yaml")
+
+
+def test_commented_yaml_round_trips(tmp_path):
+    text = commented_yaml(Outer())
+    assert "# a count\ncount: 3" in text and "  # a rate\n  rate: 0.5" in text
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    assert load_config(Outer, path) == Outer()
+
+
+def test_write_config_resolved(tmp_path):
+    path = write_config(Outer(count=9), tmp_path / "out" / "resolved.yaml")
+    assert load_config(Outer, path).count == 9
