@@ -21,7 +21,7 @@ pip=(.venv/bin/python -m pip install --disable-pip-version-check -q)
 # shellcheck disable=SC2086
 "${pip[@]}" $torch_spec 2>&1 | grep -v '^WARNING: Location' >&2 || true
 .venv/bin/python -W ignore -c 'import torch' || { echo "setup: torch did not install ($torch_spec)" >&2; exit 1; }
-"${pip[@]}" -e '.[dev]' -c constraints/ftkit.txt 2>&1 | grep -v '^WARNING: Location' >&2 || true
+"${pip[@]}" -e '.[dev,bench]' -c constraints/ftkit.txt 2>&1 | grep -v '^WARNING: Location' >&2 || true
 .venv/bin/python -m pip check >&2
 .venv/bin/ftdata --version >/dev/null
 echo "$wanted" > "$stamp"

@@ -22,9 +22,7 @@ def test_top_folders_are_not_packages(folder):
 def test_import_evaluate_from_repo_root_gives_hugging_face():
     # `python -c` puts the current directory first on sys.path, as `python -m pytest` and notebooks do.
     probe = "import evaluate, sys; print(evaluate.__file__); print(hasattr(evaluate, 'load'))"
-    result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
-    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
     path, has_load = result.stdout.split()
     assert "site-packages" in path and has_load == "True"
 
@@ -35,9 +33,7 @@ def _all_commands(group, prefix=()):
         yield from _all_commands(command, (*prefix, name))
 
 
-@pytest.mark.parametrize(
-    "tool", [ftdata_main, fttrain_main, fteval_main], ids=["ftdata", "fttrain", "fteval"]
-)
+@pytest.mark.parametrize("tool", [ftdata_main, fttrain_main, fteval_main], ids=["ftdata", "fttrain", "fteval"])
 def test_every_command_has_help(tool):
     for path, command in _all_commands(tool):
         result = CliRunner().invoke(tool, [*path, "--help"])

@@ -57,9 +57,7 @@ class ArgillaConnection:
             client = rg.Argilla(api_url=self.api_url, api_key=self.api_key, timeout=timeout, retries=retries)
             client.me  # noqa: B018 - touches the server: fails here, not at first use, on a bad URL or key
         except Exception as error:
-            raise ArgillaUnavailable(
-                f"cannot use Argilla at {self.api_url}: {self._describe(error)}"
-            ) from None
+            raise ArgillaUnavailable(f"cannot use Argilla at {self.api_url}: {self._describe(error)}") from None
         return client
 
     def _describe(self, error: Exception) -> str:
@@ -74,9 +72,7 @@ class ArgillaConnection:
             response.raise_for_status()
             return response.json()["version"]
         except (httpx.HTTPError, ValueError, KeyError) as error:
-            raise ArgillaUnavailable(
-                f"cannot reach Argilla at {self.api_url}: {self._describe(error)}"
-            ) from None
+            raise ArgillaUnavailable(f"cannot reach Argilla at {self.api_url}: {self._describe(error)}") from None
 
 
 def record_fields(example: Example) -> dict[str, object]:

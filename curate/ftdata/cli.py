@@ -8,11 +8,14 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.table import Table
 
 from ftdata import __version__
 from ftdata.argilla_client import ArgillaConnection
-from ftdata.cli_base import EXIT_BAD_INPUT, EXIT_OK, EXIT_PROBLEMS, ToolGroup
+from ftdata.cli_base import EXIT_BAD_INPUT, EXIT_OK, EXIT_PROBLEMS, ToolGroup, progress_bars
+from ftdata.importers import FORMATS, ColumnMap, import_files
 from ftdata.jsonl import validate_files
+from ftdata.project import Project, init_project
 
 # soft_wrap: a problem stays on one line, so grep and editors can jump to file:line.
 console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -29,8 +32,7 @@ def main() -> None:
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the normalised examples "
-    "(with their stable ids) here as JSONL; only when every input is valid.",
+    help="Write the normalised examples (with their stable ids) here as JSONL; only when every input is valid.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report on stdout instead of text.")
 @click.option("--max-problems", default=50, show_default=True, help="Problems to list per file (0: all).")
@@ -48,12 +50,8 @@ def validate(files: tuple[Path, ...], out: Path | None, as_json: bool, max_probl
             for problem in shown:
                 console.print(str(problem), markup=False)
             if len(shown) < len(file_report.problems):
-                console.print(
-                    f"{file_report.path}: … and {len(file_report.problems) - len(shown)} more problem(s)"
-                )
-            status = (
-                f"[red]{len(file_report.problems)} problem(s)[/]" if file_report.problems else "[green]ok[/]"
-            )
+                console.print(f"{file_report.path}: … and {len(file_report.problems) - len(shown)} more problem(s)")
+            status = f"[red]{len(file_report.problems)} problem(s)[/]" if file_report.problems else "[green]ok[/]"
             console.print(f"{file_report.path}: {file_report.valid_examples} valid example(s), {status}")
         if report.written:
             console.print(f"wrote {len(report.examples)} example(s) to {report.written}")
@@ -62,6 +60,184 @@ def validate(files: tuple[Path, ...], out: Path | None, as_json: bool, max_probl
     if not report.all_readable:
         sys.exit(EXIT_BAD_INPUT)
     sys.exit(EXIT_PROBLEMS if report.problem_count else EXIT_OK)
+
+
+project_option = click.option(
+    "--project",
+    "project_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Project folder (with ftdata.yaml). Default: the current folder.",
+)
+set_option = click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a setting of ftdata.yaml, e.g. lint.max_seq_len=4096.",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print a JSON report on stdout instead of text.")
+
+
+@main.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--dataset", help="Dataset name to write into the config.")
+@click.option("--force", is_flag=True, help="Overwrite an existing ftdata.yaml.")
+def init(directory: Path, dataset: str | None, force: bool) -> None:
+    """Start a curation project: write a commented ftdata.yaml with every setting at its default."""
+    path = init_project(directory, dataset=dataset, force=force)
+    console.print(f"wrote {path}: edit it, then `ftdata import FILE...`")
+
+
+@main.command(name="import")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="auto",
+    show_default=True,
+    help="Input format; auto picks by extension, then by content.",
+)
+@click.option(
+    "--map",
+    "mapping",
+    metavar="ROLE=COLUMN,...",
+    help="Columns holding the turns, e.g. user=question,assistant=answer[,system=instructions].",
+)
+@project_option
+@set_option
+@json_option
+def import_(sources, fmt, mapping, project_dir, overrides, as_json) -> None:
+    """Read raw examples (JSONL, CSV, Parquet, a saved `datasets` folder) into the project's store.
+
+    Re-importing a file adds nothing: ids come from the content. Rows that break the contract are
+    kept aside and reported by `ftdata check`. A file that cannot be read changes nothing (exit 2).
+    """
+    project = Project.open(project_dir, overrides)
+    column_map = ColumnMap.parse(mapping) if mapping else None
+    with progress_bars(console, disable=as_json) as bars:
+        results = import_files(project, sources, fmt, column_map, progress=bars.counter("importing rows"))
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in results], indent=2))
+    else:
+        table = Table("format", "rows", "added", "already in store", "rejected", "source", box=None)
+        for r in results:
+            table.add_row(r.format, str(r.rows), str(r.added), str(r.already_present), str(len(r.rejected)), r.source)
+        console.print(table)
+        if any(r.rejected for r in results):
+            console.print("rejected rows are listed by `ftdata check` (kind: schema)")
+    sys.exit(EXIT_PROBLEMS if any(r.rejected for r in results) else EXIT_OK)
+
+
+@main.command()
+@click.option(
+    "--style",
+    "style_path",
+    type=click.Path(dir_okay=False),
+    help="Style spec to check answers against (default: style in ftdata.yaml).",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["warning", "error"]),
+    default="warning",
+    show_default=True,
+    help="Lowest severity that makes the exit code 1.",
+)
+@click.option("--limit", default=5, show_default=True, help="Issues to list per kind (0: all).")
+@project_option
+@set_option
+@json_option
+def check(style_path, fail_on, limit, project_dir, overrides, as_json) -> None:
+    """Lint the store: schema, duplicates, near-duplicates, leakage, PII and secrets, length, style, count.
+
+    Exit code 0 when clean, 1 when problems were found, 2 on bad usage or unreadable input.
+    """
+    from ftdata.lint import lint  # the checks pull in detect-secrets, MinHash, transformers: not for --help
+
+    project = Project.open(project_dir, overrides)
+    with progress_bars(console, disable=as_json) as bars:
+        report = lint(project, style_path=style_path, progress=bars.staged)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        _print_lint_report(report, limit)
+    worst = report.worst()
+    failing = worst == "error" or (worst == "warning" and fail_on == "warning")
+    sys.exit(EXIT_PROBLEMS if failing else EXIT_OK)
+
+
+@main.command()
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to save the token histogram (default: .ftdata/token_histogram.png in the project).",
+)
+@project_option
+@set_option
+@json_option
+def stats(plot, project_dir, overrides, as_json) -> None:
+    """Counts by source and tag, token distributions, training tokens, and what training will cost."""
+    from ftdata.stats import compute_stats, plot_token_histogram
+
+    project = Project.open(project_dir, overrides)
+    with progress_bars(console, disable=as_json) as bars:
+        result = compute_stats(project, progress=bars.counter("counting tokens"))
+    plot_path = plot_token_histogram(
+        result, plot or project.resolve(".ftdata/token_histogram.png"), project.config.lint.max_seq_len
+    )
+    if as_json:
+        click.echo(json.dumps({**result.to_dict(), "plot": str(plot_path)}, ensure_ascii=False, indent=2))
+        return
+    console.print(f"[bold]{result.examples}[/] examples, tokenizer {result.tokenizer}")
+    counts = Table("source", "examples", box=None)
+    for source, n in result.by_source.items():
+        counts.add_row(source, str(n))
+    console.print(counts)
+    if result.by_tag:
+        tags = Table("tag", "examples", box=None)
+        for tag, n in result.by_tag.items():
+            tags.add_row(tag, str(n))
+        console.print(tags)
+    tokens = Table("tokens", "min", "p50", "p95", "max", "mean", box=None)
+    for name, dist in (("prompt", result.prompt_tokens), ("completion", result.completion_tokens)):
+        tokens.add_row(name, *(str(v) for v in (dist.min, dist.p50, dist.p95, dist.max, dist.mean)))
+    console.print(tokens)
+    console.print(f"training tokens: {result.dataset_tokens:,} x {result.epochs} epochs = {result.training_tokens:,}")
+    for name, usd in result.costs.items():
+        console.print(f"  {name}: ${usd:,.2f}")
+    console.print(f"  your GPU: {result.gpu_hours:.2f} h, ${result.gpu_cost:,.2f}")
+    console.print(f"histogram: {plot_path}")
+
+
+def _print_lint_report(report, limit: int) -> None:
+    from ftdata.lint import KINDS
+
+    table = Table("check", "severity", "count", "first", box=None)
+    for kind in KINDS:
+        issues = report.issues[kind]
+        if kind in report.skipped:
+            table.add_row(kind, "-", "skipped", report.skipped[kind])
+            continue
+        severity = report.severity(kind)
+        colour = "green" if not issues else ("red" if severity == "error" else "yellow")
+        first = ", ".join(issues[0].locations[:3]) if issues else ""
+        table.add_row(kind, f"[{colour}]{severity if issues else 'ok'}[/]", str(len(issues)), first)
+    console.print(f"[bold]{report.examples}[/] examples, [bold]{report.usable}[/] usable")
+    console.print(table)
+    if report.style_failures:
+        console.print(
+            "style checks failed by answers: " + ", ".join(f"{k}: {v}" for k, v in report.style_failures.items())
+        )
+    for kind in KINDS:
+        issues = report.issues[kind]
+        if not issues:
+            continue
+        console.print(f"\n[bold]{kind}[/] ({len(issues)})")
+        for issue in issues if limit <= 0 else issues[:limit]:
+            place = ", ".join(issue.locations[:4]) + (" …" if len(issue.locations) > 4 else "")
+            console.print(f"  {place}: {issue.message}" if place else f"  {issue.message}", markup=False)
+        if 0 < limit < len(issues):
+            console.print(f"  … and {len(issues) - limit} more (--limit 0 or --json for all)")
 
 
 @main.command()

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ftdata.errors import FtdataError
 
@@ -21,3 +26,34 @@ class ToolGroup(click.Group):
             return super().invoke(ctx)
         except FtdataError as error:
             raise BadInput(str(error)) from None
+
+
+class ProgressBars:
+    """Callbacks that library functions take (`progress=`), drawn as rich progress bars."""
+
+    def __init__(self, progress: Progress):
+        self._progress = progress
+        self._tasks: dict[str, int] = {}
+
+    def counter(self, label: str):
+        """progress(n): n more items done, total unknown."""
+        return lambda n: self.staged(label, n, None)
+
+    def staged(self, stage: str, done: int, total: int | None) -> None:
+        """progress(stage, n, total): n more items done in a named stage of known total."""
+        if stage not in self._tasks:
+            self._tasks[stage] = self._progress.add_task(stage, total=total)
+        self._progress.advance(self._tasks[stage], done)
+
+
+@contextlib.contextmanager
+def progress_bars(console: Console, disable: bool = False) -> Iterator[ProgressBars]:
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False, disable=disable) as progress:
+        yield ProgressBars(progress)

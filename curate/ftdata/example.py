@@ -63,9 +63,7 @@ class Example:
     metadata: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @classmethod
-    def create(
-        cls, messages: Iterable[Mapping[str, Any] | Message], metadata: Mapping | None = None
-    ) -> Example:
+    def create(cls, messages: Iterable[Mapping[str, Any] | Message], metadata: Mapping | None = None) -> Example:
         """Validate and normalise `messages`, and derive the id. Raises `InvalidExample`."""
         record = {
             "messages": [m.to_dict() if isinstance(m, Message) else m for m in messages],
@@ -122,9 +120,7 @@ class Example:
         return cls._build(tuple(messages), record, issues)
 
     @classmethod
-    def _build(
-        cls, messages: tuple[Message, ...], record: dict, issues: list[tuple[str | None, str]]
-    ) -> Example:
+    def _build(cls, messages: tuple[Message, ...], record: dict, issues: list[tuple[str | None, str]]) -> Example:
         """Shared tail of both layouts: metadata, the optional given id, and the derived id."""
         metadata = _parse_metadata(record.get("metadata", {}), issues)
         given_id = record.get("id")
@@ -223,10 +219,8 @@ def _check_role_order(roles: list[str], issues: list[tuple[str | None, str]]) ->
     for index in range(start, len(roles)):
         expected = "user" if (index - start) % 2 == 0 else "assistant"
         if roles[index] != expected:
-            previous = roles[index - 1] if index > start else "the start"
-            issues.append(
-                (f"messages[{index}].role", f"expected {expected!r} after {previous}, got {roles[index]!r}")
-            )
+            where = f"after a {roles[index - 1]} turn" if index > start else "first"
+            issues.append((f"messages[{index}].role", f"expected {expected!r} {where}, got {roles[index]!r}"))
             return
     if roles[-1] != "assistant":
         issues.append((f"messages[{len(roles) - 1}].role", "the last turn must be the assistant's answer"))

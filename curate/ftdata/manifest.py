@@ -116,9 +116,7 @@ class ExportManifest:
         names = [split] if split is not None else list(self.splits)
         for name in names:
             if name not in self.splits:
-                raise ManifestError(
-                    f"{Path(folder) / MANIFEST_NAME}: no split {name!r} (has {', '.join(self.splits)})"
-                )
+                raise ManifestError(f"{Path(folder) / MANIFEST_NAME}: no split {name!r} (has {', '.join(self.splits)})")
             entry = self.splits[name]
             path = Path(folder) / entry.path
             if not path.is_file():
@@ -155,9 +153,7 @@ def _check_fields(raw: dict, cls: type, source: str, prefix: str) -> None:
     }
     unknown = sorted(set(raw) - known)
     if unknown:
-        raise ManifestError(
-            f"{source}: {prefix}{unknown[0]}: unknown field (expected {', '.join(sorted(known))})"
-        )
+        raise ManifestError(f"{source}: {prefix}{unknown[0]}: unknown field (expected {', '.join(sorted(known))})")
     missing = sorted(required - set(raw))
     if missing:
         raise ManifestError(f"{source}: {prefix}{missing[0]}: missing")
@@ -165,9 +161,7 @@ def _check_fields(raw: dict, cls: type, source: str, prefix: str) -> None:
         expected = _JSON_TYPES.get(f.type.split("[")[0])  # annotations are strings here
         value = raw.get(f.name)
         if expected and f.name in raw and (not isinstance(value, expected) or isinstance(value, bool)):
-            raise ManifestError(
-                f"{source}: {prefix}{f.name}: must be {_JSON_NAMES[expected]}, got {value!r:.40}"
-            )
+            raise ManifestError(f"{source}: {prefix}{f.name}: must be {_JSON_NAMES[expected]}, got {value!r:.40}")
 
 
 _JSON_TYPES = {"str": str, "int": int, "dict": dict}

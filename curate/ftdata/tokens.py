@@ -17,7 +17,7 @@ from ftdata.example import Example
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
-BATCH_SIZE = 1024
+BATCH_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -66,25 +66,26 @@ def count_tokens(
     progress: Callable[[int], None] | None = None,
 ) -> TokenCounts:
     """Prompt, completion and total tokens per example, rendered with the tokenizer's chat template
-    (or, for a tokenizer without one, the turns joined by newlines)."""
+    (or, for a tokenizer without one, the turns joined by newlines). The completion is the answer
+    and what the template puts after it (end-of-turn tokens); the prompt is everything before."""
     prompt_counts: list[int] = []
     total_counts: list[int] = []
+    backend = getattr(tokenizer, "backend_tokenizer", None)
     for start in range(0, len(examples), BATCH_SIZE):
         batch = examples[start : start + BATCH_SIZE]
-        rendered = [render(example, tokenizer) for example in batch]
-        prompts, fulls = zip(*rendered, strict=True)
-        backend = getattr(tokenizer, "backend_tokenizer", None)
+        texts, answer_starts = zip(*(render(example, tokenizer) for example in batch), strict=True)
         if backend is not None:
-            # One pass over the full text; the prompt's share is where its last character falls
-            # (half the work of encoding prompts separately, and the same tokens training sees).
-            for prompt, encoding in zip(
-                prompts, backend.encode_batch(list(fulls), add_special_tokens=False), strict=True
+            # One encoding pass over the full text (the Rust tokenizer, threaded); the prompt's
+            # share is read off the token offsets where the answer begins.
+            for answer_start, encoding in zip(
+                answer_starts, backend.encode_batch(texts, add_special_tokens=False), strict=True
             ):
-                boundary = encoding.char_to_token(len(prompt)) if len(prompt) else 0
+                boundary = encoding.char_to_token(answer_start)
                 total_counts.append(len(encoding.ids))
                 prompt_counts.append(len(encoding.ids) if boundary is None else boundary)
-        else:  # a slow (Python) tokenizer has no offsets: encode both
-            encoded = tokenizer(list(prompts) + list(fulls), add_special_tokens=False)["input_ids"]
+        else:  # a slow (Python) tokenizer has no offsets: encode the prompt part separately
+            prompts = [text[:answer_start] for text, answer_start in zip(texts, answer_starts, strict=True)]
+            encoded = tokenizer(list(prompts) + list(texts), add_special_tokens=False)["input_ids"]
             prompt_counts += [len(ids) for ids in encoded[: len(batch)]]
             total_counts += [len(ids) for ids in encoded[len(batch) :]]
         if progress is not None:
@@ -93,15 +94,17 @@ def count_tokens(
     return TokenCounts(prompt_counts, completion_counts, total_counts)
 
 
-def render(example: Example, tokenizer: PreTrainedTokenizerBase) -> tuple[str, str]:
-    """(prompt text with the generation prompt, full conversation text) as training formats them."""
+def render(example: Example, tokenizer: PreTrainedTokenizerBase) -> tuple[str, int]:
+    """The conversation as training formats it, and the character offset where the answer starts.
+
+    One template rendering per example: the answer's text appears verbatim in the rendering, last.
+    """
     messages = [m.to_dict() for m in example.messages]
     if getattr(tokenizer, "chat_template", None):
-        prompt = tokenizer.apply_chat_template(messages[:-1], tokenize=False, add_generation_prompt=True)
-        full = tokenizer.apply_chat_template(messages, tokenize=False)
-        return prompt, full
-    prompt = "\n".join(m["content"] for m in messages[:-1]) + "\n"
-    return prompt, prompt + messages[-1]["content"]
+        text = tokenizer.apply_chat_template(messages, tokenize=False)
+    else:
+        text = "\n".join(m["content"] for m in messages)
+    return text, text.rfind(example.completion)
 
 
 def _percentile(ordered: Sequence[int], q: int) -> int:

@@ -29,9 +29,7 @@ def review_settings():
 
 def test_log_read_back_and_relog_examples(argilla_client, workspace):
     examples = [
-        Example.from_prompt_completion(
-            "What is 2+2?", "2+2=<<2+2=4>>4\n#### 4", system="Answer in house format."
-        ),
+        Example.from_prompt_completion("What is 2+2?", "2+2=<<2+2=4>>4\n#### 4", system="Answer in house format."),
         Example.from_prompt_completion("Ünïcode — and <b>markup</b>?", "Kept as is.", metadata={"row": 2}),
         Example.create(
             [
@@ -42,9 +40,7 @@ def test_log_read_back_and_relog_examples(argilla_client, workspace):
             ]
         ),
     ]
-    dataset = rg.Dataset(
-        name="wiring", workspace=workspace, settings=review_settings(), client=argilla_client
-    )
+    dataset = rg.Dataset(name="wiring", workspace=workspace, settings=review_settings(), client=argilla_client)
     dataset.create()
     dataset.records.log([rg.Record(id=ex.id, fields=record_fields(ex)) for ex in examples])
 

@@ -16,9 +16,7 @@ def issues_of(record):
 
 def test_id_is_stable_across_whitespace_line_ends_and_metadata():
     a = Example.create(chat(("user", "What is 2+2?"), ("assistant", "4")), {"source": "a.csv", "row": 1})
-    b = Example.create(
-        chat(("user", "  What is 2+2?\r\n"), ("assistant", "4\n")), {"source": "b.csv", "row": 9}
-    )
+    b = Example.create(chat(("user", "  What is 2+2?\r\n"), ("assistant", "4\n")), {"source": "b.csv", "row": 9})
     assert a.id == b.id and a.id.startswith("ex_") and len(a.id) == 19
     assert a == b  # metadata is provenance, not identity
 
@@ -46,9 +44,7 @@ def test_prompt_completion_is_a_two_message_example():
 
 
 def test_round_trip_and_given_id_checked():
-    ex = Example.create(
-        chat(("system", "S"), ("user", "U1"), ("assistant", "A1"), ("user", "U2"), ("assistant", "A2"))
-    )
+    ex = Example.create(chat(("system", "S"), ("user", "U1"), ("assistant", "A1"), ("user", "U2"), ("assistant", "A2")))
     assert Example.from_dict(ex.to_dict()) == ex
     assert [m.content for m in ex.prompt_messages] == ["S", "U1", "A1", "U2"]
     tampered = {**ex.to_dict(), "id": "ex_0000000000000000"}

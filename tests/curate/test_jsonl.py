@@ -7,9 +7,7 @@ from ftdata.jsonl import validate_files
 
 
 def good_line(question="What is 2+2?", answer="4"):
-    return json.dumps(
-        {"messages": [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]}
-    )
+    return json.dumps({"messages": [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]})
 
 
 @pytest.fixture
@@ -19,12 +17,8 @@ def broken_file(tmp_path):
     lines = [
         good_line().encode(),
         b'{"messages": [{"role": "user", "content": "Q"}',  # line 2: malformed JSON
-        json.dumps(
-            {"messages": [{"role": "human", "content": "Q"}, {"role": "assistant", "content": "A"}]}
-        ).encode(),
-        json.dumps(
-            {"messages": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": ""}]}
-        ).encode(),
+        json.dumps({"messages": [{"role": "human", "content": "Q"}, {"role": "assistant", "content": "A"}]}).encode(),
+        json.dumps({"messages": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": ""}]}).encode(),
         b'{"messages": [{"role": "user", "content": "caf\xe9"}, {"role": "assistant", "content": "A"}]}',
         good_line("Another?", "Yes").encode(),
     ]

@@ -1,0 +1,115 @@
+"""`ftdata stats`: what the data holds and what training on it will cost, before anyone pays.
+
+>>> stats = compute_stats(Project.open("."))
+>>> stats.training_tokens, stats.costs
+>>> plot_token_histogram(stats, "token_histogram.png")
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ftdata.atomic import atomic_write
+from ftdata.errors import FtdataError
+from ftdata.example import Example
+from ftdata.project import CostConfig, Project
+from ftdata.store import Store
+from ftdata.tokens import Distribution, TokenCounts, count_tokens, load_tokenizer
+
+
+@dataclass
+class Stats:
+    examples: int
+    by_source: dict[str, int]
+    by_tag: dict[str, int]
+    prompt_tokens: Distribution
+    completion_tokens: Distribution
+    dataset_tokens: int  # every example once, chat template included
+    epochs: int
+    training_tokens: int  # dataset_tokens x epochs
+    costs: dict[str, float]  # USD, per hosted price in the project config
+    gpu_hours: float
+    gpu_cost: float
+    tokenizer: str
+    counts: TokenCounts | None = field(default=None, repr=False)  # per example, for the histogram
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("counts")
+        return data
+
+
+def compute_stats(project: Project, progress: Callable[[int], None] | None = None) -> Stats:
+    """Counts, token distributions and cost estimates for the project's store."""
+    tokenizer_name = project.config.lint.tokenizer
+    if not tokenizer_name:
+        raise FtdataError(
+            f"{project.config_path}: lint.tokenizer is not set: token counts need the base model's tokenizer"
+        )
+    examples = Store(project.store_path).read().examples
+    counts = count_tokens(examples, load_tokenizer(tokenizer_name), progress=progress)
+    return stats_from_counts(examples, counts, project.config.cost, tokenizer_name)
+
+
+def stats_from_counts(examples: Sequence[Example], counts: TokenCounts, cost: CostConfig, tokenizer: str) -> Stats:
+    by_source = Counter(str(e.metadata.get("source", "(unknown)")) for e in examples)
+    by_tag: Counter[str] = Counter()
+    for example in examples:
+        by_tag.update(_tags(example.metadata.get("tags")))
+    dataset_tokens = sum(counts.total)
+    training_tokens = dataset_tokens * cost.epochs
+    gpu_hours = training_tokens / cost.gpu_tokens_per_second / 3600
+    return Stats(
+        examples=len(examples),
+        by_source=dict(by_source.most_common()),
+        by_tag=dict(by_tag.most_common()),
+        prompt_tokens=Distribution.of(counts.prompt),
+        completion_tokens=Distribution.of(counts.completion),
+        dataset_tokens=dataset_tokens,
+        epochs=cost.epochs,
+        training_tokens=training_tokens,
+        costs={name: round(training_tokens / 1e6 * price, 2) for name, price in cost.usd_per_million_tokens.items()},
+        gpu_hours=round(gpu_hours, 3),
+        gpu_cost=round(gpu_hours * cost.gpu_usd_per_hour, 2),
+        tokenizer=tokenizer,
+        counts=counts,
+    )
+
+
+def plot_token_histogram(stats: Stats, path: str | os.PathLike, max_seq_len: int | None = None) -> Path:
+    """Prompt and completion token histograms, with max_seq_len marked, as a PNG."""
+    if stats.counts is None:
+        raise ValueError("stats carry no per-example counts to plot")
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display on servers and CI
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(8, 4.5), dpi=110)
+    bins = min(60, max(10, stats.examples // 10))
+    axis.hist(stats.counts.prompt, bins=bins, alpha=0.6, label=f"prompt (p50 {stats.prompt_tokens.p50})")
+    axis.hist(stats.counts.completion, bins=bins, alpha=0.6, label=f"completion (p50 {stats.completion_tokens.p50})")
+    if max_seq_len is not None:
+        axis.axvline(max_seq_len, color="crimson", linestyle="--", label=f"max_seq_len {max_seq_len}")
+    axis.set_xlabel(f"tokens ({stats.tokenizer})")
+    axis.set_ylabel("examples")
+    axis.set_title(f"Token counts of {stats.examples} examples")
+    axis.legend()
+    figure.tight_layout()
+    with atomic_write(path, "wb") as handle:
+        figure.savefig(handle, format="png")
+    plt.close(figure)
+    return Path(path)
+
+
+def _tags(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    if isinstance(value, str):
+        return [t.strip() for t in value.split(",") if t.strip()]
+    return []
