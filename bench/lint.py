@@ -94,9 +94,10 @@ def build_rows(n: int, rows: list[dict], rng: random.Random) -> tuple[list[dict]
         out.append({"question": rows[a]["question"], "answer": rows[b]["answer"], "plant": "clean"})
     targets = rng.sample(range(n), k=n // 20)  # 5% planted
     sources = sorted(set(range(n)) - set(targets))  # a copy's original must stay clean to be found
-    for index in targets:
+    rng.shuffle(sources)  # each plant copies its own original: two identical copies would be one example
+    for index, source_index in zip(targets, sources, strict=False):
         roll = rng.random()
-        source = out[rng.choice(sources)]
+        source = out[source_index]
         if roll < 0.2:
             out[index] = {**source, "question": source["question"].upper() + " ", "plant": "exact"}
             planted["exact"].add(index)
