@@ -91,9 +91,16 @@ def plot_token_histogram(stats: Stats, path: str | os.PathLike, max_seq_len: int
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(8, 4.5), dpi=110)
-    bins = min(60, max(10, stats.examples // 10))
-    axis.hist(stats.counts.prompt, bins=bins, alpha=0.6, label=f"prompt (p50 {stats.prompt_tokens.p50})")
-    axis.hist(stats.counts.completion, bins=bins, alpha=0.6, label=f"completion (p50 {stats.completion_tokens.p50})")
+    import numpy as np
+
+    # Shared bin edges, so the three distributions can be compared bar for bar.
+    top = max(max(stats.counts.total, default=1), max_seq_len or 0)
+    edges = np.linspace(0, top, min(60, max(10, stats.examples // 10)) + 1)
+    axis.hist(stats.counts.prompt, bins=edges, alpha=0.6, label=f"prompt (p50 {stats.prompt_tokens.p50})")
+    axis.hist(stats.counts.completion, bins=edges, alpha=0.6, label=f"completion (p50 {stats.completion_tokens.p50})")
+    axis.hist(
+        stats.counts.total, bins=edges, histtype="step", color="black", label="whole example (what max_seq_len cuts)"
+    )
     if max_seq_len is not None:
         axis.axvline(max_seq_len, color="crimson", linestyle="--", label=f"max_seq_len {max_seq_len}")
     axis.set_xlabel(f"tokens ({stats.tokenizer})")

@@ -57,3 +57,27 @@ def test_ping_without_configuration_is_a_clean_error(monkeypatch):
     assert result.exit_code == 2
     assert "ARGILLA_API_URL and ARGILLA_API_KEY not set" in result.output
     assert "Traceback" not in result.output
+
+
+def test_stats_with_a_local_tokenizer(tmp_path, tiny_tokenizer_dir, gsm8k_rows):
+    from ftdata.importers import ColumnMap, import_files
+    from ftdata.project import Project, init_project
+
+    init_project(tmp_path)
+    source = tmp_path / "raw.jsonl"
+    source.write_text("".join(json.dumps({**r, "tags": "math"}) + "\n" for r in gsm8k_rows[:80]))
+    import_files(Project.open(tmp_path), [source], mapping=ColumnMap.parse("user=question,assistant=answer"))
+    runner = CliRunner()
+    args = ["stats", "--project", str(tmp_path), "--set", f"lint.tokenizer={tiny_tokenizer_dir}"]
+    result = runner.invoke(main, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    stats = json.loads(result.stdout)
+    assert stats["examples"] == 80 and stats["by_source"] == {"raw.jsonl": 80} and stats["by_tag"] == {"math": 80}
+    assert stats["training_tokens"] == 3 * stats["dataset_tokens"] > 0
+    assert set(stats["costs"]) == {"hosted fine-tuning (low)", "hosted fine-tuning (high)"}
+    assert (tmp_path / ".ftdata" / "token_histogram.png").read_bytes()[:4] == b"\x89PNG"
+    text = runner.invoke(main, [*args, "--plot", str(tmp_path / "h.png")])
+    assert text.exit_code == 0 and "training tokens" in text.output and (tmp_path / "h.png").exists()
+
+    no_tokenizer = runner.invoke(main, ["stats", "--project", str(tmp_path)])
+    assert no_tokenizer.exit_code == 2 and "lint.tokenizer is not set" in no_tokenizer.output
