@@ -12,9 +12,10 @@ ARGILLA_API_URL and ARGILLA_API_KEY point at any Argilla 2.x: the local one from
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -30,6 +31,14 @@ KEY_VARIABLE = "ARGILLA_API_KEY"
 
 class ArgillaUnavailable(FtdataError):
     """The Argilla server is not configured, not reachable, or refused our key."""
+
+
+class ArgillaRequestError(FtdataError):
+    """Argilla answered a request with an error (4xx, or 5xx after retries)."""
+
+    def __init__(self, message: str, status_code: int):
+        super().__init__(message)
+        self.status_code = status_code
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,31 @@ class ArgillaConnection:
         """An error's first line, safe to show: the key is cut out should the SDK ever echo it."""
         text = str(error).splitlines()[0] if str(error) else type(error).__name__
         return text.replace(self.api_key, "***")
+
+    def request(self, method: str, path: str, *, api_key: str | None = None, attempts: int = 4, **kwargs: Any) -> Any:
+        """One call of Argilla's REST API (`/api/v1/...`), as this connection's user or with `api_key`.
+
+        Dropped connections and 5xx answers are retried with exponential backoff: after an HTTP 500
+        the next request on a keep-alive connection can fail with a disconnect, and a server that is
+        restarting answers again within seconds. A 4xx is the caller's problem and raised at once.
+        """
+        headers = {"X-Argilla-Api-Key": api_key or self.api_key}
+        for attempt in range(1, attempts + 1):
+            try:
+                response = httpx.request(method, f"{self.api_url}{path}", headers=headers, timeout=60, **kwargs)
+            except httpx.TransportError as error:
+                if attempt == attempts:
+                    raise ArgillaUnavailable(
+                        f"cannot reach Argilla at {self.api_url}: {self._describe(error)}"
+                    ) from None
+            else:
+                if response.status_code < 500 or attempt == attempts:
+                    break
+            time.sleep(0.5 * 2 ** (attempt - 1))
+        if response.status_code >= 400:
+            detail = response.text[:300].replace(self.api_key, "***")
+            raise ArgillaRequestError(f"{method} {path}: HTTP {response.status_code}: {detail}", response.status_code)
+        return response.json() if response.content else None
 
     def server_version(self) -> str:
         """The server's version string, from its unauthenticated /api/v1/version."""

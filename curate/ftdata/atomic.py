@@ -12,13 +12,16 @@ from typing import IO
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
+def atomic_write(
+    path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8", permissions: int | None = None
+) -> Iterator[IO]:
     """Open a temporary file beside `path`; on success fsync and rename it over `path`.
 
     >>> with atomic_write("out.jsonl") as f:
     ...     f.write("{}\\n")
 
     On any exception the temporary file is removed and `path` keeps its previous content.
+    `permissions` (e.g. 0o600 for credentials) applies from the first byte written.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -26,13 +29,14 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None 
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     # mkstemp makes the file 0600; the result should get the mode any new file gets here (umask),
     # or keep the mode of the file it replaces (a 0600 credentials file stays 0600).
-    try:
-        mode_bits = target.stat().st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode_bits = 0o666 & ~umask
-    os.chmod(tmp_name, mode_bits)
+    if permissions is None:
+        try:
+            permissions = target.stat().st_mode & 0o777
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            permissions = 0o666 & ~umask
+    os.chmod(tmp_name, permissions)
     try:
         with os.fdopen(fd, mode, encoding=None if binary else encoding) as handle:
             yield handle

@@ -241,6 +241,171 @@ def _print_lint_report(report, limit: int) -> None:
 
 
 @main.command()
+@click.option("--include-secrets", is_flag=True, help="Also push examples in which a credential was found.")
+@project_option
+@set_option
+@json_option
+def push(include_secrets, project_dir, overrides, as_json) -> None:
+    """Create or update the Argilla review dataset and upsert every reviewable example (never duplicates)."""
+    from ftdata.review import push as push_examples
+
+    project = Project.open(project_dir, overrides)
+    connection = ArgillaConnection.from_env()
+    with progress_bars(console, disable=as_json) as bars:
+        result = push_examples(project, connection, include_secrets=include_secrets, progress=bars.staged)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    console.print(f"pushed {result.pushed} record(s) to {project.config.workspace}/{project.config.dataset}")
+    for reason, ids in result.skipped.items():
+        console.print(f"  not pushed: {len(ids)} ({reason})")
+    console.print(f"review it at {result.url}")
+
+
+@main.group()
+def annotators() -> None:
+    """Annotator accounts in the project's Argilla workspace."""
+
+
+@annotators.command(name="add")
+@click.argument("usernames", nargs=-1, required=True)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Credentials file to write (mode 600). Default: .ftdata/credentials/annotators-<time>.json",
+)
+@project_option
+@set_option
+def annotators_add(usernames, out, project_dir, overrides) -> None:
+    """Create annotators (role annotator, this workspace only); their credentials go to a private file."""
+    from ftdata.annotators import add_annotators
+
+    project = Project.open(project_dir, overrides)
+    created, path = add_annotators(project, ArgillaConnection.from_env(), list(usernames), out)
+    for annotator in created:
+        state = "created" if annotator.created else "exists (credentials not re-issued)"
+        console.print(f"{annotator.username}: {state}, member of {project.config.workspace}")
+    if path is not None:
+        console.print(f"one-time credentials (passwords and API keys) written to {path} (readable by you only)")
+
+
+@annotators.command(name="list")
+@project_option
+@set_option
+@json_option
+def annotators_list(project_dir, overrides, as_json) -> None:
+    """Members of the project's workspace, with their roles (never keys)."""
+    from ftdata.annotators import list_annotators
+
+    project = Project.open(project_dir, overrides)
+    members = list_annotators(project, ArgillaConnection.from_env())
+    if as_json:
+        click.echo(json.dumps([{"username": m.username, "role": m.role} for m in members], indent=2))
+        return
+    table = Table("username", "role", box=None)
+    for member in members:
+        table.add_row(member.username, member.role)
+    console.print(table)
+
+
+@main.command()
+@click.option("--disagreements", default=10, show_default=True, help="Disagreements to list (0: all).")
+@project_option
+@set_option
+@json_option
+def status(disagreements, project_dir, overrides, as_json) -> None:
+    """Review progress per annotator, and inter-annotator agreement (Krippendorff's alpha, Cohen's kappa)."""
+    from ftdata.status import review_status
+
+    project = Project.open(project_dir, overrides)
+    result = review_status(project, ArgillaConnection.from_env())
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return
+    console.print(
+        f"{result.records} records: {result.completed} completed, {result.records - result.completed} pending"
+    )
+    table = Table("annotator", "submitted", "discarded", "draft", "pending", box=None)
+    for a in result.annotators:
+        table.add_row(a.username, str(a.submitted), str(a.discarded), str(a.draft), str(a.pending))
+    console.print(table)
+    for report in (result.verdict, result.style_score):
+        alpha = "n/a" if report.alpha is None else f"{report.alpha:.3f}"
+        console.print(
+            f"{report.question}: Krippendorff's alpha ({report.level}) {alpha} "
+            f"over {report.records_with_overlap} records with 2+ reviews"
+        )
+        for pair in report.pairwise_kappa:
+            kappa = "n/a" if pair.kappa is None else f"{pair.kappa:.3f}"
+            console.print(f"  kappa {pair.first} / {pair.second}: {kappa} ({pair.shared_records} shared)")
+    shown = result.verdict.disagreements if disagreements <= 0 else result.verdict.disagreements[:disagreements]
+    if shown:
+        console.print(f"verdict disagreements ({len(result.verdict.disagreements)}):")
+        for d in shown:
+            console.print("  " + d.record_id + ": " + ", ".join(f"{u}={v}" for u, v in d.values.items()), markup=False)
+
+
+@main.command()
+@project_option
+@set_option
+@json_option
+def pull(project_dir, overrides, as_json) -> None:
+    """Snapshot every record with all responses and suggestions into an immutable local folder."""
+    from ftdata.snapshot import pull as pull_snapshot
+
+    project = Project.open(project_dir, overrides)
+    with progress_bars(console, disable=as_json) as bars:
+        snapshot = pull_snapshot(project, ArgillaConnection.from_env(), progress=bars.staged)
+    summary = {k: snapshot.info[k] for k in ("id", "records", "responses", "pulled_at")}
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    responses = ", ".join(f"{n} {status}" for status, n in snapshot.info["responses"].items()) or "no responses"
+    console.print(f"snapshot {snapshot.id}: {snapshot.info['records']} records, {responses}")
+    console.print(f"  {project.snapshots_path / snapshot.id}")
+
+
+@main.command(name="export")
+@click.option("--snapshot", "snapshot_id", help="Snapshot id (default: the latest `ftdata pull`).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Export folder (default: exports/<dataset>-<snapshot> in the project).",
+)
+@click.option("--allow-small", is_flag=True, help="Export even below export.min_examples (with a warning).")
+@project_option
+@set_option
+@json_option
+def export_(snapshot_id, out, allow_small, project_dir, overrides, as_json) -> None:
+    """Build the train/validation/test set from a snapshot: consensus, corrections, lint, a leak-free split."""
+    from ftdata.export import export_dataset
+
+    project = Project.open(project_dir, overrides)
+    with progress_bars(console, disable=as_json) as bars:
+        result = export_dataset(project, snapshot_id, out, allow_small, progress=bars.staged)
+    manifest = result.manifest
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"folder": str(result.folder), **manifest.to_dict(), "warnings": result.warnings},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    for warning in result.warnings:
+        console.print(f"[yellow]warning: {warning}[/]")
+    counts = ", ".join(f"{name} {n}" for name, n in manifest.counts().items())
+    console.print(f"exported {counts} to {result.folder}")
+    for reason, n in manifest.drops.items():
+        console.print(f"  left out {n}: {reason}")
+    if result.adjudication:
+        console.print(
+            f"  {len(result.adjudication)} record(s) await adjudication: {result.folder / 'adjudication.jsonl'}"
+        )
+
+
+@main.command()
 def ping() -> None:
     """Check the Argilla server named by ARGILLA_API_URL / ARGILLA_API_KEY: version and who we are."""
     connection = ArgillaConnection.from_env()

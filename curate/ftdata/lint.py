@@ -57,6 +57,7 @@ class LintReport:
     skipped: dict[str, str] = field(default_factory=dict)  # check -> why it did not run
     style_failures: dict[str, int] = field(default_factory=dict)  # style check id -> failing answers
     token_summary: dict[str, float] = field(default_factory=dict)
+    token_counts: dict[str, int] = field(default_factory=dict, repr=False)  # per example id; not in to_dict
 
     def counts(self) -> dict[str, int]:
         return {kind: len(issues) for kind, issues in self.issues.items()}
@@ -226,6 +227,7 @@ def _check_length(
         report.skipped["too_long"] = "no tokenizer in ftdata.yaml (lint.tokenizer)"
         return
     counts = count_tokens(examples, tokenizer, progress=lambda n: tick("token counts", n, len(examples)))
+    report.token_counts = {e.id: total for e, total in zip(examples, counts.total, strict=True)}
     for example, total, prompt in zip(examples, counts.total, counts.prompt, strict=True):
         if total > config.max_seq_len:
             lost = "the whole answer" if prompt >= config.max_seq_len else f"{total - config.max_seq_len} answer tokens"

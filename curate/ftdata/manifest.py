@@ -57,6 +57,10 @@ class ExportManifest:
     tool_version: str
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     format_version: int = FORMAT_VERSION
+    drops: dict[str, int] = field(default_factory=dict)  # reason -> examples left out
+    agreement: dict[str, Any] = field(default_factory=dict)  # inter-annotator agreement of the reviews
+    lint: dict[str, int] = field(default_factory=dict)  # problems still present in the exported data, by kind
+    files: dict[str, str] = field(default_factory=dict)  # every other file of the export -> its sha256
 
     def counts(self) -> dict[str, int]:
         return {name: split.examples for name, split in self.splits.items()}

@@ -11,6 +11,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from ftdata.atomic import atomic_write
 from ftdata.config import ConfigError, commented_yaml, load_config, option
@@ -67,6 +68,39 @@ class CostConfig:
 
 
 @dataclass
+class ReviewConfig:
+    annotators_per_record: int = option(
+        2, "Submitted reviews a record needs before it counts as done (Argilla's TaskDistribution min_submitted)"
+    )
+    vectors_model: str | None = option(
+        None, "Sentence-embedding model (local path) for 'find similar' in the Argilla UI (none: no vectors)"
+    )
+    batch_size: int = option(200, "Records per request when pushing")
+
+    def __post_init__(self) -> None:
+        if self.annotators_per_record < 1:
+            raise ValueError(f"annotators_per_record must be at least 1, got {self.annotators_per_record}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+
+
+@dataclass
+class ExportConfig:
+    quorum: int = option(2, "Submitted verdicts a record needs before its majority counts (fewer: not exported)")
+    correction_policy: Literal["use", "adjudicate"] = option(
+        "use", "needs-edit with a correction: use the correction, or send it to adjudication"
+    )
+    min_examples: int = option(500, "Refuse to export fewer examples (--allow-small overrides, with a warning)")
+    stratify_by: str = option("source", "Metadata key the split is stratified on (each value spread by the ratios)")
+    drop_style_failures: bool = option(True, "Leave out accepted answers that still break the style spec")
+    allow_secret_ids: list[str] = option([], "Example ids allowed into the export although a secret was found in them")
+
+    def __post_init__(self) -> None:
+        if self.quorum < 1:
+            raise ValueError(f"quorum must be at least 1, got {self.quorum}")
+
+
+@dataclass
 class ProjectConfig:
     dataset: str = option("my-dataset", "Dataset name: the Argilla dataset and the export's name")
     workspace: str = option("ftkit", "Argilla workspace the dataset lives in")
@@ -78,6 +112,8 @@ class ProjectConfig:
     lint: LintConfig = field(default_factory=LintConfig, metadata={"help": "What `ftdata check` looks for"})
     split: SplitConfig = field(default_factory=SplitConfig, metadata={"help": "How `ftdata export` splits"})
     cost: CostConfig = field(default_factory=CostConfig, metadata={"help": "What `ftdata stats` prices training at"})
+    review: ReviewConfig = field(default_factory=ReviewConfig, metadata={"help": "How records are reviewed in Argilla"})
+    export: ExportConfig = field(default_factory=ExportConfig, metadata={"help": "How reviews become a training set"})
 
 
 @dataclass(frozen=True)
@@ -104,6 +140,14 @@ class Project:
     @property
     def store_path(self) -> Path:
         return self.resolve(self.config.store)
+
+    @property
+    def guidelines_path(self) -> Path:
+        return self.resolve(self.config.guidelines)
+
+    @property
+    def snapshots_path(self) -> Path:
+        return self.resolve(".ftdata/snapshots")
 
     @property
     def style_path(self) -> Path | None:

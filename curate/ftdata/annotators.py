@@ -1,0 +1,89 @@
+"""`ftdata annotators add / list`: annotator accounts in the project's Argilla workspace.
+
+New annotators get the role `annotator`, membership of this workspace only, and a random password
+and API key. Those are written once, to a file only its owner can read, and never printed.
+
+>>> created = add_annotators(project, connection, ["ana", "ben"], out="ana-ben.credentials.json")
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ftdata.argilla_client import ArgillaConnection, ArgillaRequestError
+from ftdata.atomic import atomic_write
+from ftdata.errors import FtdataError
+from ftdata.project import Project
+
+
+@dataclass(frozen=True)
+class Annotator:
+    username: str
+    role: str
+    user_id: str
+    created: bool  # False: the account existed; its credentials were not re-issued
+
+
+def workspace_id(connection: ArgillaConnection, name: str, create: bool = False) -> str:
+    for workspace in connection.request("GET", "/api/v1/me/workspaces")["items"]:
+        if workspace["name"] == name:
+            return workspace["id"]
+    if not create:
+        raise FtdataError(f"Argilla workspace {name!r} does not exist (yet): `ftdata push` creates it")
+    return connection.request("POST", "/api/v1/workspaces", json={"name": name})["id"]
+
+
+def add_annotators(
+    project: Project, connection: ArgillaConnection, usernames: list[str], out: str | os.PathLike | None = None
+) -> tuple[list[Annotator], Path | None]:
+    """Create annotator users in the project's workspace; returns them and the credentials file (mode 600)."""
+    ws_id = workspace_id(connection, project.config.workspace, create=True)
+    members = {u["username"]: u for u in connection.request("GET", f"/api/v1/workspaces/{ws_id}/users")["items"]}
+    existing = {u["username"]: u for u in connection.request("GET", "/api/v1/users")["items"]}
+    annotators: list[Annotator] = []
+    credentials: list[dict[str, Any]] = []
+    for username in usernames:
+        user = existing.get(username)
+        created = user is None
+        if created:
+            password = secrets.token_urlsafe(12)
+            try:
+                user = connection.request(
+                    "POST",
+                    "/api/v1/users",
+                    json={"username": username, "first_name": username, "role": "annotator", "password": password},
+                )
+            except ArgillaRequestError as error:
+                raise FtdataError(f"cannot create annotator {username!r}: {error}") from None
+            credentials.append(
+                {
+                    "username": username,
+                    "password": password,
+                    "api_key": user["api_key"],
+                    "workspace": project.config.workspace,
+                    "url": connection.api_url,
+                }
+            )
+        if username not in members:
+            connection.request("POST", f"/api/v1/workspaces/{ws_id}/users", json={"user_id": user["id"]})
+        annotators.append(Annotator(username, user["role"], user["id"], created))
+    path = None
+    if credentials:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        path = Path(out) if out else project.resolve(f".ftdata/credentials/annotators-{stamp}.json")
+        with atomic_write(path, permissions=0o600) as handle:
+            handle.write(json.dumps(credentials, indent=2) + "\n")
+    return annotators, path
+
+
+def list_annotators(project: Project, connection: ArgillaConnection) -> list[Annotator]:
+    """Members of the project's workspace (usernames and roles; never keys)."""
+    ws_id = workspace_id(connection, project.config.workspace)
+    users = connection.request("GET", f"/api/v1/workspaces/{ws_id}/users")["items"]
+    return [Annotator(u["username"], u["role"], u["id"], created=False) for u in users]

@@ -1,0 +1,267 @@
+"""The review in Argilla: what annotators see and answer (`review_settings`), and `ftdata push`.
+
+The design is one function of the project config, saved as JSON beside every export, so anyone
+can see what annotators were asked. Records carry the example id as their Argilla `external_id`:
+pushing again updates them in place (responses kept), never duplicates, and a push cut off half
+way simply completes on the next run.
+
+>>> result = push(Project.open("."), ArgillaConnection.from_env())
+>>> result.pushed, result.skipped
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ftdata import __version__
+from ftdata.argilla_client import ArgillaConnection, record_fields
+from ftdata.errors import FtdataError
+from ftdata.example import Example
+from ftdata.project import Project
+
+if TYPE_CHECKING:
+    import argilla as rg
+
+    from ftdata.lint import LintReport
+
+VERDICTS = ("accept", "reject", "needs-edit")
+ISSUE_TAGS = ("off-style", "wrong-format", "factually-wrong", "unsafe", "contains-PII", "duplicate", "other")
+STYLE_SCORES = (1, 2, 3, 4, 5)
+LINT_FLAGS = ("style", "pii", "exact_duplicate", "near_duplicate", "too_long")
+# What each lint finding suggests to the annotator, as an `issues` tag.
+SUGGESTED_TAG = {
+    "style": "wrong-format",
+    "pii": "contains-PII",
+    "exact_duplicate": "duplicate",
+    "near_duplicate": "duplicate",
+}
+SUGGESTION_AGENT = f"ftdata check {__version__}"
+MAX_BULK_RECORDS = 500  # Argilla's limit per bulk upsert
+
+
+class ReviewError(FtdataError):
+    """The review dataset is missing or was set up differently from this project's review design."""
+
+
+def guidelines_text(project: Project) -> str:
+    path = project.guidelines_path
+    try:
+        # Stripped: Argilla stores guidelines without the trailing newline, and the version must match.
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise ReviewError(f"{project.config_path}: guidelines: {path} not found") from None
+
+
+def guideline_version(text: str) -> str:
+    """The guideline version every manifest records: the sha256 of the guidelines' text."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def review_settings(project: Project, with_tokens: bool) -> rg.Settings:
+    """Fields, questions, metadata, guidelines and overlap of the review, from the project config."""
+    import argilla as rg
+
+    metadata = [
+        rg.TermsMetadataProperty("source", title="Source file"),
+        rg.TermsMetadataProperty("lint_flags", options=list(LINT_FLAGS), title="Lint flags"),
+        rg.TermsMetadataProperty("near_duplicate_cluster", title="Near-duplicate cluster"),
+    ]
+    if with_tokens:
+        metadata.append(rg.IntegerMetadataProperty("tokens", title="Tokens"))
+    return rg.Settings(
+        fields=[
+            rg.ChatField(name="conversation", title="Conversation (up to the last user turn)"),
+            rg.TextField(name="answer", title="Candidate answer", use_markdown=False),
+        ],
+        questions=[
+            rg.LabelQuestion(name="verdict", labels=list(VERDICTS), title="Verdict"),
+            rg.MultiLabelQuestion(name="issues", labels=list(ISSUE_TAGS), title="Issues", required=False),
+            rg.RatingQuestion(name="style_score", values=list(STYLE_SCORES), title="Style (1-5)"),
+            rg.TextQuestion(
+                name="corrected", title="Corrected answer (only with needs-edit)", required=False, use_markdown=False
+            ),
+        ],
+        metadata=metadata,
+        guidelines=guidelines_text(project),
+        distribution=rg.TaskDistribution(min_submitted=project.config.review.annotators_per_record),
+    )
+
+
+def settings_json(settings: rg.Settings) -> str:
+    """The review design as stable JSON (what goes into the export folder)."""
+    return json.dumps(settings.serialize(), indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+
+
+@dataclass
+class PushResult:
+    dataset_id: str
+    url: str
+    pushed: int = 0
+    skipped: dict[str, list[str]] = field(default_factory=dict)  # reason -> example ids not pushed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset_id": self.dataset_id,
+            "url": self.url,
+            "pushed": self.pushed,
+            "skipped": {k: len(v) for k, v in self.skipped.items()},
+        }
+
+
+def push(
+    project: Project,
+    connection: ArgillaConnection,
+    include_secrets: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> PushResult:
+    """Create or update the project's review dataset and upsert every reviewable example into it."""
+    from ftdata.lint import lint  # runs the same checks as `ftdata check`, for flags and suggestions
+    from ftdata.store import Store
+
+    report = lint(project, progress=progress)
+    examples = Store(project.store_path).read().examples
+    client = connection.client()
+    dataset = ensure_dataset(project, client, with_tokens=project.config.lint.tokenizer is not None)
+    question_ids = {question.name: str(question.id) for question in dataset.settings.questions}
+
+    flags = _flags_by_example(report)
+    skipped: dict[str, list[str]] = {}
+    secrets = {i for issue in report.issues["secret"] for i in issue.ids}
+    extra_copies = {i for issue in report.issues["exact_duplicate"] for i in issue.ids[1:]}
+    to_push: list[Example] = []
+    for example in examples:
+        if example.id in secrets and not include_secrets:
+            skipped.setdefault("contains a secret (push with --include-secrets to review it anyway)", []).append(
+                example.id
+            )
+        elif example.id in extra_copies:
+            skipped.setdefault("exact copy of an example already pushed", []).append(example.id)
+        else:
+            to_push.append(example)
+
+    known_metadata = {m.name for m in dataset.settings.metadata}
+    result = PushResult(dataset_id=str(dataset.id), url=f"{connection.api_url}/dataset/{dataset.id}/annotation-mode")
+    batch_size = min(project.config.review.batch_size, MAX_BULK_RECORDS)
+    for start in range(0, len(to_push), batch_size):
+        batch = to_push[start : start + batch_size]
+        items = [
+            _record_item(e, flags.get(e.id, {}), report.token_counts.get(e.id), question_ids, known_metadata)
+            for e in batch
+        ]
+        connection.request("PUT", f"/api/v1/datasets/{dataset.id}/records/bulk", json={"items": items})
+        result.pushed += len(batch)
+        if progress is not None:
+            progress("pushing records", len(batch), len(to_push))
+    result.skipped = skipped
+    return result
+
+
+def ensure_dataset(project: Project, client: rg.Argilla, with_tokens: bool) -> rg.Dataset:
+    """The project's dataset in its workspace, created on first use; guidelines kept current."""
+    import argilla as rg
+
+    config = project.config
+    workspace = client.workspaces(name=config.workspace)
+    if workspace is None:
+        workspace = rg.Workspace(name=config.workspace, client=client).create()
+    dataset = find_dataset(project, client)
+    wanted = review_settings(project, with_tokens)
+    if dataset is None:
+        return rg.Dataset(name=config.dataset, workspace=workspace, settings=wanted, client=client).create()
+    have = {q.name: sorted(getattr(q, "labels", None) or getattr(q, "values", None) or []) for q in dataset.questions}
+    need = {q.name: sorted(getattr(q, "labels", None) or getattr(q, "values", None) or []) for q in wanted.questions}
+    if have != need:
+        raise ReviewError(
+            f"Argilla dataset {config.dataset!r} in workspace {config.workspace!r} asks different questions "
+            f"({', '.join(have)}) from this project's review design: rename `dataset` in {project.config_path}"
+        )
+    if dataset.settings.guidelines != wanted.guidelines:
+        dataset.settings.guidelines = wanted.guidelines
+        dataset.update()
+    return dataset
+
+
+def find_dataset(project: Project, client: rg.Argilla) -> rg.Dataset | None:
+    import warnings
+
+    with warnings.catch_warnings():  # the SDK warns when a dataset is not found; None says it
+        warnings.simplefilter("ignore")
+        workspace = client.workspaces(name=project.config.workspace)
+        if workspace is None:
+            return None
+        return client.datasets(name=project.config.dataset, workspace=workspace)
+
+
+def answer_record(
+    connection: ArgillaConnection,
+    annotator_api_key: str,
+    record_server_id: str,
+    values: dict[str, Any],
+    status: str = "submitted",
+) -> dict[str, Any]:
+    """Answer one record as an annotator, with the call Argilla's UI makes on Submit / Save draft / Discard.
+
+    >>> answer_record(connection, key, record_id, {"verdict": "accept", "style_score": 5})
+    """
+    if status not in ("submitted", "draft", "discarded"):
+        raise ValueError(f"status must be submitted, draft or discarded, got {status!r}")
+    body = {"values": {name: {"value": value} for name, value in values.items()}, "status": status}
+    return connection.request(
+        "POST", f"/api/v1/records/{record_server_id}/responses", api_key=annotator_api_key, json=body
+    )
+
+
+def _flags_by_example(report: LintReport) -> dict[str, dict[str, Any]]:
+    """Per example: the lint kinds that flag it, and its near-duplicate cluster label."""
+    flags: dict[str, dict[str, Any]] = {}
+    for kind in LINT_FLAGS:
+        for number, issue in enumerate(report.issues[kind], start=1):
+            for position, example_id in enumerate(issue.ids):
+                entry = flags.setdefault(example_id, {"kinds": set(), "cluster": None, "copy": False})
+                entry["kinds"].add(kind)
+                if kind == "near_duplicate":
+                    entry["cluster"] = f"nd-{number:05d}"
+                if kind in ("exact_duplicate", "near_duplicate") and position > 0:
+                    entry["copy"] = True  # the first member is the one to keep
+    return flags
+
+
+def _record_item(
+    example: Example,
+    flags: dict[str, Any],
+    tokens: int | None,
+    question_ids: dict[str, str],
+    known_metadata: set[str],
+) -> dict[str, Any]:
+    kinds = sorted(flags.get("kinds", ()))
+    metadata: dict[str, Any] = {"source": str(example.metadata.get("source", "(unknown)")), "lint_flags": kinds}
+    if flags.get("cluster"):
+        metadata["near_duplicate_cluster"] = flags["cluster"]
+    if tokens is not None:
+        metadata["tokens"] = tokens
+    tags = sorted(
+        {SUGGESTED_TAG[k] for k in kinds if k in SUGGESTED_TAG and (SUGGESTED_TAG[k] != "duplicate" or flags["copy"])}
+    )
+    suggestions = []
+    if tags:
+        suggestions.append(
+            {
+                "question_id": question_ids["issues"],
+                "value": tags,
+                "score": [1.0] * len(tags),  # deterministic checks: certain of what they found
+                "agent": SUGGESTION_AGENT,
+                "type": "model",
+            }
+        )
+    # A dataset created before a tokenizer was configured has no `tokens` property: send only what it knows.
+    metadata = {key: value for key, value in metadata.items() if key in known_metadata}
+    return {
+        "external_id": example.id,
+        "fields": record_fields(example),
+        "metadata": metadata,
+        "suggestions": suggestions,
+    }

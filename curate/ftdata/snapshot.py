@@ -1,0 +1,224 @@
+"""`ftdata pull`: an immutable, timestamped local copy of every record with all its responses.
+
+Export reads snapshots only, so it never depends on the server being up, and the same snapshot
+always gives the same export. A snapshot is a folder under `.ftdata/snapshots/`:
+
+    records.parquet   one row per record: ids, status, fields, metadata, suggestions, responses
+    snapshot.json     where and when it was pulled, counts, the review design, the guideline version
+
+Its files are made read-only once written; a new pull makes a new snapshot.
+
+>>> snapshot = pull(project, connection)
+>>> Snapshot.load(project).records[0].responses
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ftdata import __version__
+from ftdata.argilla_client import ArgillaConnection
+from ftdata.atomic import atomic_write
+from ftdata.errors import FtdataError
+from ftdata.example import Example
+from ftdata.project import Project
+from ftdata.review import ReviewError, find_dataset, guideline_version, settings_json
+
+PAGE_SIZE = 1000  # Argilla's largest page for listing records
+RECORDS_FILE = "records.parquet"
+INFO_FILE = "snapshot.json"
+
+
+class SnapshotError(FtdataError):
+    """No snapshot yet, or the one asked for is missing or damaged."""
+
+
+@dataclass(frozen=True)
+class Response:
+    username: str
+    status: str  # submitted | draft | discarded
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SnapshotRecord:
+    external_id: str  # the example id
+    server_id: str
+    status: str  # Argilla's: pending | completed
+    conversation: list[dict[str, str]]
+    answer: str
+    metadata: dict[str, Any]
+    suggestions: list[dict[str, Any]]
+    responses: tuple[Response, ...]
+
+    def submitted(self) -> list[Response]:
+        return [r for r in self.responses if r.status == "submitted"]
+
+    def example(self, answer: str | None = None, metadata: dict[str, Any] | None = None) -> Example:
+        """The reviewed example, with `answer` (an annotator's correction) in place of the candidate."""
+        messages = [*self.conversation, {"role": "assistant", "content": self.answer if answer is None else answer}]
+        return Example.create(messages, metadata if metadata is not None else self.metadata)
+
+
+@dataclass
+class Snapshot:
+    id: str
+    info: dict[str, Any]
+    records: list[SnapshotRecord] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, project: Project, snapshot_id: str | None = None) -> Snapshot:
+        """A snapshot by id, or the latest one."""
+        ids = list_snapshots(project)
+        if not ids:
+            raise SnapshotError(f"{project.snapshots_path}: no snapshot yet: run `ftdata pull`")
+        chosen = snapshot_id or ids[-1]
+        folder = project.snapshots_path / chosen
+        if chosen not in ids:
+            raise SnapshotError(f"{folder}: no such snapshot (have: {', '.join(ids[-5:])})")
+        import pyarrow.parquet as pq
+
+        info = json.loads((folder / INFO_FILE).read_text(encoding="utf-8"))
+        rows = pq.read_table(folder / RECORDS_FILE).to_pylist()
+        return cls(id=chosen, info=info, records=[_record_from_row(row) for row in rows])
+
+
+def list_snapshots(project: Project) -> list[str]:
+    """Snapshot ids, oldest first (ids start with their UTC time)."""
+    root = project.snapshots_path
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / INFO_FILE).is_file())
+
+
+def pull(
+    project: Project, connection: ArgillaConnection, progress: Callable[[str, int, int], None] | None = None
+) -> Snapshot:
+    """Copy every record of the project's dataset, with all responses and suggestions, into a new snapshot."""
+    client = connection.client()
+    dataset = find_dataset(project, client)
+    if dataset is None:
+        raise ReviewError(
+            f"no Argilla dataset {project.config.dataset!r} in workspace {project.config.workspace!r}: "
+            "run `ftdata push` first"
+        )
+    usernames = {u["id"]: u["username"] for u in connection.request("GET", "/api/v1/users")["items"]}
+    pulled_at = datetime.now(UTC)
+    records = list(fetch_records(connection, str(dataset.id), usernames, progress))
+    statuses = Counter(r.status for record in records for r in record.responses)
+    design = settings_json(dataset.settings)
+    rows = [_record_to_row(record) for record in records]
+    content = hashlib.sha256(json.dumps(rows, sort_keys=True, default=str).encode()).hexdigest()
+    snapshot_id = f"{pulled_at.strftime('%Y%m%dT%H%M%SZ')}-{content[:8]}"
+    info = {
+        "id": snapshot_id,
+        "dataset": project.config.dataset,
+        "workspace": project.config.workspace,
+        "dataset_id": str(dataset.id),
+        "server": connection.api_url,
+        "pulled_at": pulled_at.isoformat(timespec="seconds"),
+        "records": len(records),
+        "responses": dict(sorted(statuses.items())),
+        "content_sha256": content,
+        "guideline_version": guideline_version(dataset.settings.guidelines or ""),
+        "min_submitted": getattr(dataset.settings.distribution, "min_submitted", None),
+        "review_design": json.loads(design),
+        "tool_version": __version__,
+    }
+    _write_snapshot(project.snapshots_path, snapshot_id, rows, info)
+    return Snapshot(id=snapshot_id, info=info, records=records)
+
+
+def fetch_records(
+    connection: ArgillaConnection,
+    dataset_id: str,
+    usernames: dict[str, str],
+    progress: Callable[[str, int, int], None] | None,
+) -> Iterator[SnapshotRecord]:
+    offset = 0
+    while True:
+        page = connection.request(
+            "GET",
+            f"/api/v1/datasets/{dataset_id}/records",
+            params={"include": ["responses", "suggestions"], "offset": offset, "limit": PAGE_SIZE},
+        )
+        items = page["items"]
+        for item in items:
+            yield SnapshotRecord(
+                external_id=item.get("external_id") or item["id"],
+                server_id=item["id"],
+                status=item["status"],
+                conversation=item["fields"].get("conversation") or [],
+                answer=item["fields"].get("answer") or "",
+                metadata=item.get("metadata") or {},
+                suggestions=item.get("suggestions") or [],
+                responses=tuple(
+                    Response(
+                        username=usernames.get(r["user_id"], r["user_id"]),
+                        status=r["status"],
+                        values={name: v.get("value") for name, v in (r.get("values") or {}).items()},
+                    )
+                    for r in sorted(item.get("responses") or [], key=lambda r: r["user_id"])
+                ),
+            )
+        if progress is not None:
+            progress("pulling records", len(items), page.get("total") or len(items))
+        offset += len(items)
+        if not items or offset >= page.get("total", 0):
+            return
+
+
+def _record_to_row(record: SnapshotRecord) -> dict[str, Any]:
+    return {
+        "external_id": record.external_id,
+        "server_id": record.server_id,
+        "status": record.status,
+        "conversation": json.dumps(record.conversation, ensure_ascii=False),
+        "answer": record.answer,
+        "metadata": json.dumps(record.metadata, ensure_ascii=False, sort_keys=True),
+        "suggestions": json.dumps(record.suggestions, ensure_ascii=False, sort_keys=True),
+        "responses": json.dumps(
+            [{"username": r.username, "status": r.status, "values": r.values} for r in record.responses],
+            ensure_ascii=False,
+            sort_keys=True,
+        ),
+    }
+
+
+def _record_from_row(row: dict[str, Any]) -> SnapshotRecord:
+    return SnapshotRecord(
+        external_id=row["external_id"],
+        server_id=row["server_id"],
+        status=row["status"],
+        conversation=json.loads(row["conversation"]),
+        answer=row["answer"],
+        metadata=json.loads(row["metadata"]),
+        suggestions=json.loads(row["suggestions"]),
+        responses=tuple(Response(**r) for r in json.loads(row["responses"])),
+    )
+
+
+def _write_snapshot(root: Path, snapshot_id: str, rows: list[dict[str, Any]], info: dict[str, Any]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    staging = root / f".{snapshot_id}.staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    columns = ["external_id", "server_id", "status", "conversation", "answer", "metadata", "suggestions", "responses"]
+    table = pa.table({c: pa.array([row[c] for row in rows], type=pa.string()) for c in columns})
+    pq.write_table(table, staging / RECORDS_FILE)
+    with atomic_write(staging / INFO_FILE) as handle:
+        handle.write(json.dumps(info, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    for name in (RECORDS_FILE, INFO_FILE):
+        os.chmod(staging / name, 0o444)  # a snapshot is evidence: never edited in place
+    os.replace(staging, root / snapshot_id)
