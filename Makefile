@@ -9,6 +9,7 @@ demo: setup
 	scripts/demo.sh
 
 test: setup lint
+	scripts/install-browser.sh
 	$(TEST_ENV) .venv/bin/python -m pytest
 
 setup:
