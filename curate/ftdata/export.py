@@ -108,8 +108,18 @@ def export_dataset(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> ExportResult:
     """Build the training set from a snapshot (default: the latest) into `out`, all or nothing."""
+    return build_export(project, Snapshot.load(project, snapshot_id), out, allow_small, progress)
+
+
+def build_export(
+    project: Project,
+    snapshot: Snapshot,
+    out: str | os.PathLike | None = None,
+    allow_small: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> ExportResult:
+    """`export_dataset` on a snapshot already in memory."""
     config = project.config
-    snapshot = Snapshot.load(project, snapshot_id)
     folder = Path(out) if out is not None else project.resolve(f"exports/{config.dataset}-{snapshot.id}")
     provenance = {e.id: e.metadata for e in Store(project.store_path).read().examples}
 

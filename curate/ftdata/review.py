@@ -165,7 +165,7 @@ def ensure_dataset(project: Project, client: rg.Argilla, with_tokens: bool) -> r
     import argilla as rg
 
     config = project.config
-    workspace = client.workspaces(name=config.workspace)
+    workspace = _quietly(lambda: client.workspaces(name=config.workspace))
     if workspace is None:
         workspace = rg.Workspace(name=config.workspace, client=client).create()
     dataset = find_dataset(project, client)
@@ -186,14 +186,19 @@ def ensure_dataset(project: Project, client: rg.Argilla, with_tokens: bool) -> r
 
 
 def find_dataset(project: Project, client: rg.Argilla) -> rg.Dataset | None:
+    workspace = _quietly(lambda: client.workspaces(name=project.config.workspace))
+    if workspace is None:
+        return None
+    return _quietly(lambda: client.datasets(name=project.config.dataset, workspace=workspace))
+
+
+def _quietly(lookup: Callable[[], Any]) -> Any:
+    """An SDK lookup without its "not found" warning: the None it returns says it."""
     import warnings
 
-    with warnings.catch_warnings():  # the SDK warns when a dataset is not found; None says it
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        workspace = client.workspaces(name=project.config.workspace)
-        if workspace is None:
-            return None
-        return client.datasets(name=project.config.dataset, workspace=workspace)
+        return lookup()
 
 
 def answer_record(

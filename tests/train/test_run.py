@@ -1,0 +1,145 @@
+"""fttrain run on a tiny Llama and an export made by ftdata's own export code."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ftdata import ExportManifest
+from fttrain.cli import main
+from fttrain.config import load_train_config
+from fttrain.run import run
+
+RUN_FILES = {
+    "fttrain.resolved.yaml",
+    "data_manifest.json",
+    "environment.json",
+    "metrics.jsonl",
+    "loss.png",
+    "summary.json",
+}
+ADAPTER_FILES = {"adapter_config.json", "adapter_model.safetensors"}
+TOKENIZER_FILES = {"tokenizer.json", "tokenizer_config.json", "chat_template.jinja"}
+
+
+def test_lora_learns_and_the_run_folder_explains_itself(train_config, export_dir):
+    # A random model learns through its embeddings and head (see the issue): train them fully beside LoRA.
+    config = load_train_config(
+        train_config(epochs=4, lora={"r": 8, "alpha": 16, "modules_to_save": ["embed_tokens", "lm_head"]})
+    )
+    summary = run(config)
+    out = Path(config.output_dir)
+    files = {p.name for p in out.iterdir()}
+    assert RUN_FILES | ADAPTER_FILES | TOKENIZER_FILES | {"checkpoints"} <= files, files
+    assert summary["final_loss"] < summary["first_loss"] - 0.5, summary
+    assert summary["steps"] == 4 * 8  # 64 training examples / batch 8, four epochs
+    assert summary["data_manifest"] == ExportManifest.read(export_dir).fingerprint
+    metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    training = [m for m in metrics if "loss" in m]
+    assert len(training) == 32 and all(m["tokens_per_second"] > 0 and m["peak_memory_mb"] > 0 for m in training)
+    assert any("eval_loss" in m for m in metrics)  # validation each epoch
+    assert (out / "loss.png").read_bytes()[:4] == b"\x89PNG"
+    environment = json.loads((out / "environment.json").read_text())
+    assert environment["versions"]["peft"] and environment["seed"] == 13
+    assert json.loads((out / "data_manifest.json").read_text())["fingerprint"] == summary["data_manifest"]
+
+
+def test_qlora_runs_the_real_4bit_path_on_cpu(train_config):
+    import bitsandbytes as bnb
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    config = load_train_config(train_config(method="qlora", epochs=1))
+    summary = run(config)
+    assert summary["steps"] == 8 and summary["method"] == "qlora"
+    base = AutoModelForCausalLM.from_pretrained(
+        config.base_model, quantization_config=BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4")
+    )
+    assert any(isinstance(module, bnb.nn.Linear4bit) for module in base.modules())
+    model = PeftModel.from_pretrained(base, config.output_dir)  # the adapter reloads onto a 4-bit base
+    assert any("lora_A" in name for name, _ in model.named_parameters())
+
+
+def test_full_fine_tune(train_config):
+    config = load_train_config(train_config(method="full", epochs=1, learning_rate=1e-3))
+    summary = run(config)
+    assert summary["steps"] == 8
+    assert (Path(config.output_dir) / "model.safetensors").exists()
+
+
+def test_killed_run_resumes_to_the_same_step_count(train_config):
+    path = train_config(epochs=3, save_steps=4, learning_rate=1e-3)
+    config = load_train_config(path)
+    checkpoints = Path(config.output_dir) / "checkpoints"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    fttrain = str(Path(sys.executable).parent / "fttrain")
+    process = subprocess.Popen(
+        [fttrain, "run", str(path)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 120
+    while not (checkpoints / "checkpoint-8").exists():
+        assert process.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline, "no checkpoint within 120 s"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (Path(config.output_dir) / "summary.json").exists()
+
+    again = CliRunner().invoke(main, ["run", str(path)])
+    assert again.exit_code == 2 and "pass --resume" in again.output
+    resumed = subprocess.run([fttrain, "run", str(path), "--resume"], env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    summary = json.loads((Path(config.output_dir) / "summary.json").read_text())
+    assert summary["steps"] == 3 * 8  # as many as an uninterrupted run
+
+    from peft import AutoPeftModelForCausalLM
+
+    assert AutoPeftModelForCausalLM.from_pretrained(config.output_dir) is not None  # the final adapter loads
+
+
+def test_dry_run_prints_one_example_token_by_token(train_config):
+    result = CliRunner().invoke(main, ["run", str(train_config()), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "lose assistant tokens to max_seq_len=256" in result.output
+    assert "TRAIN" in result.output and "<|im_start|>" in result.output
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda p: p.write_text(p.read_text() + "learnin_rate: 0.1\n"),
+            "learnin_rate: unknown key (did you mean 'learning_rate'?)",
+        ),
+        (lambda p: p.write_text(p.read_text() + "epochs: many\n"), "epochs: expected a number, got 'many'"),
+        (lambda p: p.write_text(p.read_text().replace("data: ", "data: /nonexistent")), "is not a folder"),
+    ],
+)
+def test_bad_config_is_a_clear_error_before_any_model_loads(train_config, change, message):
+    path = train_config()
+    change(path)
+    result = CliRunner().invoke(main, ["run", str(path), "--dry-run"])
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+def test_changed_export_and_missing_chat_template(train_config, export_dir, tmp_path, tiny_model_dir):
+    import shutil
+
+    data = tmp_path / "export"
+    shutil.copytree(export_dir, data)
+    with (data / "train.jsonl").open("a") as handle:
+        handle.write('{"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]}\n')
+    result = CliRunner().invoke(main, ["run", str(train_config(data=str(data))), "--dry-run"])
+    assert result.exit_code == 2 and "content differs from the manifest" in result.output
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    (model / "chat_template.jinja").unlink()
+    result = CliRunner().invoke(main, ["run", str(train_config(base_model=str(model))), "--dry-run"])
+    assert result.exit_code == 2 and "has no chat template" in result.output
