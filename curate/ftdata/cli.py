@@ -413,3 +413,7 @@ def ping() -> None:
     me = connection.client().me
     role = getattr(me.role, "value", me.role)
     click.echo(f"Argilla {version} at {connection.api_url}: signed in as {me.username} ({role})")
+
+
+if __name__ == "__main__":  # `python -m ftdata.cli`
+    main()

@@ -12,3 +12,7 @@ from fteval import __version__
 @click.version_option(__version__, prog_name="fteval")
 def main() -> None:
     """Compare a fine-tuned model with the base model and a prompted baseline; report regressions."""
+
+
+if __name__ == "__main__":  # `python -m fteval.cli`
+    main()

@@ -42,3 +42,7 @@ def run(config_path: Path, overrides: tuple[str, ...], resume: bool, dry_run: bo
     summary = train(config, resume=resume)
     click.echo(json.dumps(summary, indent=2))
     click.echo(f"run folder: {config.output_dir}", err=True)
+
+
+if __name__ == "__main__":  # `python -m fttrain.cli`, e.g. under accelerate launch or torchrun
+    main()

@@ -160,6 +160,9 @@ def load_model(config: TrainConfig):
 
     dtype = compute_dtype(config)
     kwargs: dict[str, Any] = {"dtype": dtype}
+    if torch.cuda.is_available():
+        # One full copy per process: under accelerate launch / torchrun each rank loads onto its own GPU.
+        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
     if config.gguf_file:
         kwargs["gguf_file"] = config.gguf_file
     if config.method == "qlora":
