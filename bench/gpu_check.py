@@ -79,7 +79,7 @@ def run_fttrain(model: Path, data: Path, out: Path) -> dict:
         max_seq_len=SEQ, packing=True, batch_size=BATCH, gradient_accumulation=1, epochs=1.0, learning_rate=2e-4,
         eval_each_epoch=False, logging_steps=5, gradient_checkpointing=True,
     )  # fmt: skip
-    config.epochs = STEPS * BATCH / 1800  # ~STEPS optimiser steps over the 1,800 training examples
+    config.epochs = STEPS * BATCH / 1600  # ~STEPS optimiser steps over the 1,600 training examples (80%)
     summary = run(config)
     return {
         "seconds": summary["seconds"],
