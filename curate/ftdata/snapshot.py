@@ -221,4 +221,7 @@ def _write_snapshot(root: Path, snapshot_id: str, rows: list[dict[str, Any]], in
         handle.write(json.dumps(info, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     for name in (RECORDS_FILE, INFO_FILE):
         os.chmod(staging / name, 0o444)  # a snapshot is evidence: never edited in place
+    if (root / snapshot_id).exists():  # pulled twice within a second with the same content: the same snapshot
+        shutil.rmtree(staging)
+        return
     os.replace(staging, root / snapshot_id)
