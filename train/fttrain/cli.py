@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
 
-from ftdata.cli_base import ToolGroup
+from ftdata.cli_base import EXIT_PROBLEMS, ToolGroup
 from fttrain import __version__
 
 config_argument = click.argument("config_path", metavar="CONFIG.yaml", type=click.Path(dir_okay=False, path_type=Path))
@@ -42,6 +43,36 @@ def run(config_path: Path, overrides: tuple[str, ...], resume: bool, dry_run: bo
     summary = train(config, resume=resume)
     click.echo(json.dumps(summary, indent=2))
     click.echo(f"run folder: {config.output_dir}", err=True)
+
+
+@main.command()
+@click.argument("run_dir", metavar="RUN_DIR", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--out", required=True, metavar="DIR", type=click.Path(path_type=Path), help="New or empty folder for the model."
+)
+@click.option(
+    "--prompts", default=4, show_default=True, type=click.IntRange(min=1), help="Validation prompts to check on."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the merge report as JSON on stdout.")
+def merge(run_dir: Path, out: Path, prompts: int, as_json: bool) -> None:
+    """Merge RUN_DIR's adapter into full-precision base weights in --out; exit 1 if the logits disagree."""
+    from fttrain.merge import MergeCheckError, merge_run
+
+    try:
+        report = merge_run(run_dir, out, prompts=prompts)
+    except MergeCheckError as error:  # a problem found (exit 1), not bad input (exit 2)
+        if as_json:
+            click.echo(json.dumps(error.report.to_dict(), indent=2))
+        click.echo(f"merge check failed: {error}", err=True)
+        sys.exit(EXIT_PROBLEMS)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    click.echo(
+        f"merged into {report.out} ({report.dtype}); {report.prompts_checked} {report.split} prompts: "
+        f"max |logit diff| {report.max_abs_logit_diff:.2e} <= tolerance {report.tolerance:.2e} "
+        f"(the adapter itself moves logits by up to {report.adapter_logit_shift:.2e})"
+    )
 
 
 if __name__ == "__main__":  # `python -m fttrain.cli`, e.g. under accelerate launch or torchrun

@@ -72,6 +72,8 @@ class TrainConfig:
             raise ValueError(f"max_seq_len must be at least 16, got {self.max_seq_len}")
         if self.epochs <= 0 or self.learning_rate <= 0 or self.batch_size < 1 or self.gradient_accumulation < 1:
             raise ValueError("epochs, learning_rate, batch_size and gradient_accumulation must be positive")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
 
 
 def load_train_config(path: str | os.PathLike, overrides: tuple[str, ...] | list[str] = ()) -> TrainConfig:

@@ -61,6 +61,7 @@ def prepare(config: TrainConfig) -> Prepared:
         raise TrainError(f"data: {data} is not a folder: point it at an `ftdata export` folder")
     manifest = ExportManifest.read(data)
     manifest.verify(data)  # the sha256 of every split against the manifest, before any model is loaded
+    _check_hardware(config)
     tokenizer = load_tokenizer(config)
     if not getattr(tokenizer, "chat_template", None):
         raise TrainError(f"base_model {config.base_model!r}: its tokenizer has no chat template")
@@ -95,7 +96,8 @@ def run(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
         raise TrainError(f"{output}: a run is already there: pass --resume to continue it, or another output_dir")
     prepared = prepare(config)
     output.mkdir(parents=True, exist_ok=True)
-    _write_run_records(prepared, output)
+    if not resume:  # a resumed run keeps the records of the run it continues
+        _write_run_records(prepared, output)
 
     import torch
     from transformers import PrinterCallback, Trainer, set_seed
@@ -191,10 +193,17 @@ def load_model(config: TrainConfig):
         target_modules=config.lora.target_modules,
         modules_to_save=config.lora.modules_to_save or None,
     )
-    model = get_peft_model(model, lora)
-    if torch.cuda.is_available() is False and dtype != torch.float32:
-        raise TrainError("compute_dtype other than float32 on CPU: bf16 is ~5x slower here; use auto or float32")
-    return model
+    return get_peft_model(model, lora)
+
+
+def _check_hardware(config: TrainConfig) -> None:
+    import torch
+
+    if not torch.cuda.is_available() and config.quant.compute_dtype in ("bfloat16", "float16"):
+        raise TrainError(
+            f"quant.compute_dtype {config.quant.compute_dtype} on a machine without CUDA: half precision is ~5x "
+            "slower on CPU (and float16 unstable); use auto or float32"
+        )
 
 
 def compute_dtype(config: TrainConfig):
@@ -222,6 +231,7 @@ def training_arguments(config: TrainConfig, output: Path, has_validation: bool):
         gradient_accumulation_steps=config.gradient_accumulation,
         dataloader_pin_memory=torch.cuda.is_available(),
         bf16=torch.cuda.is_available() and compute_dtype(config) == torch.bfloat16,
+        fp16=torch.cuda.is_available() and compute_dtype(config) == torch.float16,  # with a loss scaler
         seed=config.seed,
         data_seed=config.seed,
         logging_steps=config.logging_steps,

@@ -1,0 +1,445 @@
+"""`fttrain plan`: what a run will cost before it starts — tokens, steps, peak GPU memory, hours and dollars.
+
+>>> plan = make_plan(load_train_config("train.yaml", overrides=["gpu_memory_gb=24"]))
+>>> plan.fits, plan.memory.total, plan.warnings
+
+Token counts come from the run's own preparation (`fttrain.run.prepare`: the manifest check, the chat
+template, the assistant masks); the model's size and shape come from its config alone, never its weights.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from fttrain.config import TrainConfig
+from fttrain.run import TrainError, prepare
+
+GIB = 2**30
+# Usable share of the GPU: PyTorch's caching allocator fragments (reserved but unusable blocks), and cuBLAS
+# workspaces, NCCL buffers and kernel scratch space are not in the estimate. 10% headroom is the usual allowance.
+USABLE_SHARE = 0.9
+# The CUDA context (driver, cuBLAS/cuDNN kernels loaded into the process) takes 0.5-1 GiB before any tensor.
+CUDA_CONTEXT_GIB = 1.0
+MIN_STEPS = 10  # below this the warm-up and the schedule have too few optimiser updates to mean anything
+# Architectures whose modules `ModelShape` lists exactly (each checked against a real model in the tests).
+# Others are counted as a Llama-style decoder, with a warning.
+KNOWN_MODEL_TYPES = ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2")
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Peak GPU memory of one training step, in GiB; `total` is the sum of the parts."""
+
+    weights: float  # the base model as loaded: 4-bit blocks for qlora, compute dtype otherwise
+    adapter: float  # trainable copies beside the base: LoRA matrices and modules_to_save (0 for full)
+    optimizer: float  # AdamW's two moments per trainable parameter
+    gradients: float  # one gradient per trainable parameter
+    activations: float  # what autograd keeps for backward, plus the logits around the loss
+    overhead: float  # CUDA context, and the 4-bit dequantisation buffer for qlora
+    total: float
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What `fttrain run` would do with a config, and what it would take."""
+
+    train_examples: int
+    train_tokens: int  # with the chat template, after max_seq_len truncation
+    trained_tokens: int  # assistant tokens (labels): what the loss sees
+    sequences_per_epoch: int  # what the sampler draws per epoch (see `steps`)
+    steps_per_epoch: int
+    total_steps: int
+    parameters: int  # from the model config alone (no weights loaded)
+    trainable_parameters: int
+    memory: MemoryEstimate
+    gpu_memory_gb: float
+    fits: bool
+    hours: float
+    cost_usd: float
+    warnings: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Module:
+    """One leaf module of the model, by its name in `model.named_modules()` (what peft matches against)."""
+
+    name: str
+    kind: str  # "linear", "embedding" or "norm"
+    in_features: int
+    out_features: int
+    parameters: int  # 0 for a head tied to the embeddings
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """A decoder-only transformer's dimensions, read from its config.
+
+    >>> shape = ModelShape.from_config(AutoConfig.from_pretrained("meta-llama/Llama-3.1-8B"))
+    >>> shape.parameters
+    8030261248
+    """
+
+    model_type: str
+    vocab_size: int
+    hidden_size: int
+    intermediate_size: int
+    layers: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    tied_embeddings: bool
+    qkv_bias: bool
+    o_bias: bool
+    mlp_bias: bool
+    qk_norm: bool  # Qwen3 normalises queries and keys per head
+    norms_per_layer: int  # 2 for Llama; Gemma 2 adds two around the MLP
+    max_position_embeddings: int | None
+
+    @classmethod
+    def from_config(cls, config) -> ModelShape:
+        text = config.get_text_config() if hasattr(config, "get_text_config") else config
+        model_type = getattr(text, "model_type", "") or ""
+        try:
+            hidden, heads = text.hidden_size, text.num_attention_heads
+            shape = cls(
+                model_type=model_type,
+                vocab_size=text.vocab_size,
+                hidden_size=hidden,
+                intermediate_size=text.intermediate_size,
+                layers=text.num_hidden_layers,
+                heads=heads,
+                kv_heads=getattr(text, "num_key_value_heads", None) or heads,
+                head_dim=getattr(text, "head_dim", None) or hidden // heads,
+                tied_embeddings=bool(getattr(text, "tie_word_embeddings", False)),
+                # Qwen2 has biases on q/k/v only; Llama's `attention_bias` puts one on o too.
+                qkv_bias=model_type == "qwen2" or bool(getattr(text, "attention_bias", False)),
+                o_bias=model_type != "qwen2" and bool(getattr(text, "attention_bias", False)),
+                mlp_bias=bool(getattr(text, "mlp_bias", False)),
+                qk_norm=model_type == "qwen3",
+                norms_per_layer=4 if model_type == "gemma2" else 2,
+                max_position_embeddings=getattr(text, "max_position_embeddings", None),
+            )
+        except AttributeError as error:
+            raise TrainError(f"model type {model_type!r}: not a decoder fttrain can size ({error})") from None
+        return shape
+
+    def block_linears(self) -> list[tuple[str, int, int, bool]]:
+        """(name, in_features, out_features, bias) of each linear layer in one decoder block."""
+        h, q, kv, i = (
+            self.hidden_size,
+            self.heads * self.head_dim,
+            self.kv_heads * self.head_dim,
+            self.intermediate_size,
+        )
+        return [
+            ("self_attn.q_proj", h, q, self.qkv_bias),
+            ("self_attn.k_proj", h, kv, self.qkv_bias),
+            ("self_attn.v_proj", h, kv, self.qkv_bias),
+            ("self_attn.o_proj", q, h, self.o_bias),
+            ("mlp.gate_proj", h, i, self.mlp_bias),
+            ("mlp.up_proj", h, i, self.mlp_bias),
+            ("mlp.down_proj", i, h, self.mlp_bias),
+        ]
+
+    def modules(self) -> list[Module]:
+        """Every leaf module with its parameter count, named as transformers names them."""
+        h, v = self.hidden_size, self.vocab_size
+        found = [Module("model.embed_tokens", "embedding", v, h, v * h)]
+        norm_names = ["input_layernorm", "post_attention_layernorm"]
+        if self.norms_per_layer == 4:
+            norm_names += ["pre_feedforward_layernorm", "post_feedforward_layernorm"]
+        for layer in range(self.layers):
+            prefix = f"model.layers.{layer}"
+            for name, fan_in, fan_out, bias in self.block_linears():
+                found.append(
+                    Module(f"{prefix}.{name}", "linear", fan_in, fan_out, fan_in * fan_out + int(bias) * fan_out)
+                )
+            if self.qk_norm:
+                d = self.head_dim
+                found += [Module(f"{prefix}.self_attn.{n}", "norm", d, d, d) for n in ("q_norm", "k_norm")]
+            found += [Module(f"{prefix}.{name}", "norm", h, h, h) for name in norm_names]
+        found.append(Module("model.norm", "norm", h, h, h))
+        found.append(Module("lm_head", "linear", h, v, 0 if self.tied_embeddings else h * v))
+        return found
+
+    def block_modules(self) -> list[Module]:
+        """The decoder blocks' linear layers: what bitsandbytes quantises for qlora."""
+        return [m for m in self.modules() if m.kind == "linear" and m.name != "lm_head"]
+
+    @property
+    def parameters(self) -> int:
+        return sum(module.parameters for module in self.modules())
+
+
+def make_plan(config: TrainConfig) -> Plan:
+    """Tokenize the training split as `run` would, size the model from its config, and estimate the run."""
+    prepared = prepare(config)
+    shape = ModelShape.from_config(load_model_config(config))
+    items = prepared.train.items
+    train_tokens = sum(len(item.input_ids) for item in items)
+    # `run` draws examples: with packing, DataCollatorWithFlattening flattens each batch of `batch_size`
+    # examples into one row, so packing removes the padding, not steps (tests/train/test_run.py: 64 examples,
+    # batch 8, packing on: 8 steps an epoch).
+    sequences = len(items)
+    steps_per_epoch = steps_for(sequences, config)
+    # The Trainer's own arithmetic: ceil(epochs x updates per epoch), so fractional epochs round up.
+    total_steps = math.ceil(config.epochs * steps_per_epoch)
+    memory = estimate_memory(shape, config)
+    fits = memory.total <= config.gpu_memory_gb * USABLE_SHARE
+    hours = train_tokens * config.epochs / config.gpu_tokens_per_second / 3600
+    longest = max((len(item.input_ids) for item in items), default=0)
+    warnings = _warnings(shape, config, prepared, memory, fits, total_steps, longest)
+    return Plan(
+        train_examples=len(items),
+        train_tokens=train_tokens,
+        trained_tokens=sum(item.trained_tokens for item in items),
+        sequences_per_epoch=sequences,
+        steps_per_epoch=steps_per_epoch,
+        total_steps=total_steps,
+        parameters=shape.parameters,
+        trainable_parameters=count_trainable(shape, config),
+        memory=memory,
+        gpu_memory_gb=config.gpu_memory_gb,
+        fits=fits,
+        hours=hours,
+        cost_usd=hours * config.gpu_usd_per_hour,
+        warnings=warnings,
+    )
+
+
+def steps_for(sequences: int, config: TrainConfig) -> int:
+    """Optimiser updates per epoch: ceil(micro-batches / gradient_accumulation), as the Trainer counts them."""
+    micro_batches = math.ceil(sequences / config.batch_size)
+    return max(math.ceil(micro_batches / config.gradient_accumulation), 1)
+
+
+def load_model_config(config: TrainConfig):
+    """The base model's config (a few KB), never its weights."""
+    from transformers import AutoConfig
+
+    kwargs = {"gguf_file": config.gguf_file} if config.gguf_file else {}
+    try:
+        return AutoConfig.from_pretrained(config.base_model, **kwargs)
+    except (OSError, ValueError) as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise TrainError(f"base_model {config.base_model!r}: cannot read its config: {first}") from None
+
+
+# --- trainable parameters, matched as peft matches them ---------------------------------------------------------
+
+
+def lora_modules(shape: ModelShape, config: TrainConfig) -> list[Module]:
+    """The modules that get LoRA matrices under `config.lora` (peft's rules for `target_modules`)."""
+    targets = config.lora.target_modules
+    saved = config.lora.modules_to_save
+    chosen = []
+    for module in shape.modules():
+        if any(re.match(rf"(^|.*\.){name}($|\..*)", module.name) for name in saved):
+            continue  # peft never puts an adapter inside a module it trains fully
+        if targets == "all-linear":
+            hit = module.kind == "linear" and module.name != "lm_head"  # every linear layer but the output head
+        elif isinstance(targets, str):
+            hit = re.fullmatch(targets, module.name) is not None
+        else:
+            hit = any(module.name == t or module.name.endswith(f".{t}") for t in targets)
+        if hit and module.kind != "norm":
+            chosen.append(module)
+    if not chosen:
+        raise TrainError(f"lora.target_modules {targets!r} matches no module of this {shape.model_type} model")
+    return chosen
+
+
+def saved_modules(shape: ModelShape, config: TrainConfig) -> list[Module]:
+    """The leaf modules that `modules_to_save` copies and trains fully (peft: a name ends with one of them)."""
+    names = config.lora.modules_to_save
+    found = []
+    for module in shape.modules():
+        parts = module.name.split(".")
+        prefixes = [".".join(parts[: end + 1]) for end in range(len(parts))]  # a named parent saves its leaves
+        if any(prefix.endswith(name) for prefix in prefixes for name in names):
+            found.append(module)
+    return found
+
+
+def _lora_size(module: Module, r: int) -> int:
+    return r * (module.in_features + module.out_features)  # A is r x in, B is out x r
+
+
+def _saved_size(module: Module, shape: ModelShape) -> int:
+    # A tied head's copy is a full vocab x hidden matrix of its own.
+    return module.parameters or shape.vocab_size * shape.hidden_size
+
+
+def count_trainable(shape: ModelShape, config: TrainConfig) -> int:
+    """Parameters the optimiser updates: all of them for `full`, else LoRA's A and B plus modules_to_save."""
+    if config.method == "full":
+        return shape.parameters
+    lora = sum(_lora_size(m, config.lora.r) for m in lora_modules(shape, config))
+    return lora + sum(_saved_size(m, shape) for m in saved_modules(shape, config))
+
+
+# --- memory ---------------------------------------------------------------------------------------------------
+
+
+def dtype_bytes(config: TrainConfig) -> int:
+    """Bytes per value in the compute dtype; `auto` is bfloat16, since a plan is for a CUDA GPU."""
+    return 4 if config.quant.compute_dtype == "float32" else 2
+
+
+def nf4_bytes_per_weight(config: TrainConfig) -> float:
+    """4-bit weights: half a byte each, plus one absmax constant per block of 64 (bitsandbytes' block size).
+
+    Plain: an fp32 constant per 64 weights (+0.0625 byte, 0.5 bit). Double quantisation (QLoRA, Dettmers et al.
+    2023, section 3) stores those constants in 8 bits with an fp32 constant per 256 of them: 8/64 + 32/(64*256)
+    = 0.127 bit per weight.
+    """
+    return 0.5 + (1 / 64 + 4 / (64 * 256) if config.quant.double_quant else 4 / 64)
+
+
+def layer_activation_bytes(shape: ModelShape, config: TrainConfig) -> float:
+    """Bytes autograd keeps per token in one decoder block, without gradient checkpointing.
+
+    Counted from the tensors a transformers Llama block saves for backward under bf16 autocast with SDPA
+    (tests/train/test_plan.py measures them and holds this within 15%), rather than Korthikanti et al. 2022's
+    34 bytes x hidden (a GPT block with a 4x MLP and dropout): Llama's 3.5x gated MLP, RMSNorm's fp32 upcast
+    and peft's fp32 adapters keep more, 40-110 x hidden in all. Terms, in bytes per token:
+
+    - RMSNorm computes in fp32: 4h per norm for its input, and 2h more for its output when its weight trains;
+    - SDPA keeps q, k, v and its output (2 bytes each), not the seq x seq scores: linear in sequence length;
+    - the gated MLP keeps gate's output, SiLU's output and up's output (2i each);
+    - a trained linear layer keeps its input; with a frozen base each adapter keeps its own bf16 copy of it and
+      lora_A's r outputs (~7r); with dropout, peft also keeps the dropped-out input in the adapter's fp32;
+    - qlora: prepare_model_for_kbit_training leaves norms and embeddings in fp32, so the residual stream is fp32
+      and the MLP's elementwise products run in fp32 (+6i).
+    """
+    h, i = shape.hidden_size, shape.intermediate_size
+    q, kv = shape.heads * shape.head_dim, shape.kv_heads * shape.head_dim
+    attention = 4 * q + 4 * kv
+    mlp = 6 * i
+    norms = shape.norms_per_layer * 4 * h
+    if config.method == "full":
+        norms += shape.norms_per_layer * 2 * h
+        inputs = 2 * h + 2 * h + 2 * i  # q/k/v share one input, gate/up another; o's is SDPA's output, kept above
+        return norms + attention + mlp + inputs
+    per_block = [m for m in lora_modules(shape, config) if m.name.startswith("model.layers.0.")]
+    adapters = sum(2 * m.in_features + 7 * config.lora.r for m in per_block)
+    if config.lora.dropout > 0:
+        adapters += sum(4 * m.in_features for m in per_block)
+    upcast = 6 * i if config.method == "qlora" else 0
+    return norms + attention + mlp + adapters + upcast
+
+
+def estimate_memory(shape: ModelShape, config: TrainConfig) -> MemoryEstimate:
+    """Peak memory of a training step at `batch_size` x `max_seq_len` tokens, the way `fttrain run` sets it up."""
+    compute = dtype_bytes(config)
+    params = shape.parameters
+    if config.method == "qlora":
+        # bitsandbytes quantises the decoder blocks' linear layers (not lm_head); prepare_model_for_kbit_training
+        # then casts everything left (embeddings, head, norms, biases) to fp32: 4 bytes.
+        quantised = sum(m.in_features * m.out_features for m in shape.block_modules())
+        weights = quantised * nf4_bytes_per_weight(config) + (params - quantised) * 4
+    else:
+        weights = params * compute  # lora: a frozen base in the compute dtype; full: the trained weights themselves
+
+    if config.method == "full":
+        # fttrain loads the model in the compute dtype and trains it there: no fp32 master copy, so gradients and
+        # AdamW's moments are in bf16 too (2 + 2 + 4 bytes per parameter beside the weights, not the 16 of
+        # fp32-master mixed precision in the ZeRO paper's accounting).
+        adapter, gradients = 0.0, params * compute
+    else:
+        # peft keeps LoRA matrices in fp32 (autocast_adapter_dtype); a modules_to_save copy keeps its module's
+        # dtype: fp32 after prepare_model_for_kbit_training (qlora), the compute dtype otherwise.
+        lora = sum(_lora_size(m, config.lora.r) for m in lora_modules(shape, config))
+        saved = sum(_saved_size(m, shape) for m in saved_modules(shape, config))
+        adapter = lora * 4 + saved * (4 if config.method == "qlora" else compute)
+        gradients = adapter  # one gradient per trainable value, in its dtype
+    optimizer = 2 * gradients  # AdamW: exp_avg and exp_avg_sq, in each parameter's dtype (torch's AdamW)
+
+    tokens = config.batch_size * config.max_seq_len  # the fullest micro-batch, packed or padded
+    per_layer = layer_activation_bytes(shape, config)
+    if config.gradient_checkpointing:
+        # Each block keeps only its input (the residual stream: fp32 under qlora, see above); during backward
+        # one block at a time is recomputed with all its activations.
+        residual = 4 if config.method == "qlora" else compute
+        blocks = tokens * (shape.layers * residual * shape.hidden_size + per_layer)
+    else:
+        blocks = tokens * shape.layers * per_layer
+    # The logits around the loss, often the largest term for a 128k vocabulary: lm_head's bf16 output (2 bytes),
+    # the fp32 copy transformers' loss takes (4), the log-softmax cross_entropy keeps (4); in backward the
+    # gradient into and out of the log-softmax (4 + 4) while the saved one is still held. Peak: 12 bytes.
+    logits = tokens * shape.vocab_size * 12
+    activations = blocks + logits
+
+    overhead = CUDA_CONTEXT_GIB * GIB
+    if config.method == "qlora":
+        # bitsandbytes dequantises one weight at a time into the compute dtype for the matmul.
+        overhead += max(m.in_features * m.out_features for m in shape.block_modules()) * compute
+
+    parts = [value / GIB for value in (weights, adapter, optimizer, gradients, activations, overhead)]
+    return MemoryEstimate(*parts, total=sum(parts))
+
+
+# --- warnings -------------------------------------------------------------------------------------------------
+
+
+def _warnings(shape, config, prepared, memory, fits, total_steps, longest) -> list[str]:
+    found = []
+    if not fits:
+        found.append(_does_not_fit(shape, config, memory, longest))
+    train = prepared.train
+    if train.truncated_examples:
+        found.append(
+            f"{train.truncated_examples} example(s) lose {train.lost_assistant_tokens} assistant token(s) to "
+            f"max_seq_len={config.max_seq_len}: the model never learns how those answers end; raise max_seq_len "
+            "or shorten those examples (`fttrain run --dry-run` shows one)"
+        )
+    if total_steps < MIN_STEPS:
+        found.append(
+            f"only {total_steps} optimiser step(s): too few for the warm-up and the {config.lr_scheduler} schedule "
+            f"to take shape; lower batch_size x gradient_accumulation ({config.batch_size} x "
+            f"{config.gradient_accumulation}), or add epochs or data"
+        )
+    if shape.max_position_embeddings and config.max_seq_len > shape.max_position_embeddings:
+        found.append(
+            f"max_seq_len={config.max_seq_len} is beyond the model's {shape.max_position_embeddings} positions"
+        )
+    if shape.model_type not in KNOWN_MODEL_TYPES:
+        found.append(
+            f"model type {shape.model_type!r}: parameters and memory are counted as for a Llama-style decoder "
+            f"({', '.join(KNOWN_MODEL_TYPES)} are counted exactly); treat them as rough"
+        )
+    return found
+
+
+def _does_not_fit(shape: ModelShape, config: TrainConfig, memory: MemoryEstimate, longest: int) -> str:
+    usable = config.gpu_memory_gb * USABLE_SHARE
+    options: list[tuple[str, TrainConfig]] = []
+    if not config.gradient_checkpointing:
+        options.append(("gradient_checkpointing=true", replace(config, gradient_checkpointing=True)))
+    effective = config.batch_size * config.gradient_accumulation
+    for batch in range(config.batch_size - 1, 0, -1):  # the largest batch that fits, same effective batch
+        smaller = replace(config, batch_size=batch, gradient_accumulation=math.ceil(effective / batch))
+        if estimate_memory(shape, smaller).total <= usable or batch == 1:
+            options.append((f"batch_size={batch} gradient_accumulation={smaller.gradient_accumulation}", smaller))
+            break
+    if 16 <= longest < config.max_seq_len:  # the data never fills max_seq_len: a tighter bound loses nothing
+        options.append((f"max_seq_len={longest} (the longest example)", replace(config, max_seq_len=longest)))
+    if config.method != "qlora":
+        options.append(("method=qlora", replace(config, method="qlora")))
+    estimates = [(change, estimate_memory(shape, changed).total) for change, changed in options]
+    fitting = [f"{change} ({total:.1f} GiB)" for change, total in estimates if total <= usable]
+    message = (
+        f"estimated peak {memory.total:.1f} GiB does not fit a {config.gpu_memory_gb:g} GiB GPU "
+        f"({usable:.1f} GiB usable; activations {memory.activations:.1f} GiB at {config.batch_size} x "
+        f"{config.max_seq_len} tokens)"
+    )
+    if fitting:
+        return f"{message}; it fits with any one of: " + "; ".join(fitting)
+    tried = "; ".join(f"{change} ({total:.1f} GiB)" for change, total in estimates)
+    return f"{message}; no single change is enough ({tried}): combine them, or use a larger GPU"
