@@ -61,17 +61,20 @@ def guideline_version(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def review_settings(project: Project, with_tokens: bool) -> rg.Settings:
-    """Fields, questions, metadata, guidelines and overlap of the review, from the project config."""
+def review_settings(project: Project, with_tokens: bool, client: rg.Argilla | None = None) -> rg.Settings:
+    """Fields, questions, metadata, guidelines and overlap of the review, from the project config.
+
+    Pass `client`: without it the SDK's metadata properties fall back to its global default client.
+    """
     import argilla as rg
 
     metadata = [
-        rg.TermsMetadataProperty("source", title="Source file"),
-        rg.TermsMetadataProperty("lint_flags", options=list(LINT_FLAGS), title="Lint flags"),
-        rg.TermsMetadataProperty("near_duplicate_cluster", title="Near-duplicate cluster"),
+        rg.TermsMetadataProperty("source", title="Source file", client=client),
+        rg.TermsMetadataProperty("lint_flags", options=list(LINT_FLAGS), title="Lint flags", client=client),
+        rg.TermsMetadataProperty("near_duplicate_cluster", title="Near-duplicate cluster", client=client),
     ]
     if with_tokens:
-        metadata.append(rg.IntegerMetadataProperty("tokens", title="Tokens"))
+        metadata.append(rg.IntegerMetadataProperty("tokens", title="Tokens", client=client))
     return rg.Settings(
         fields=[
             rg.ChatField(name="conversation", title="Conversation (up to the last user turn)"),
@@ -169,7 +172,7 @@ def ensure_dataset(project: Project, client: rg.Argilla, with_tokens: bool) -> r
     if workspace is None:
         workspace = rg.Workspace(name=config.workspace, client=client).create()
     dataset = find_dataset(project, client)
-    wanted = review_settings(project, with_tokens)
+    wanted = review_settings(project, with_tokens, client)
     if dataset is None:
         return rg.Dataset(name=config.dataset, workspace=workspace, settings=wanted, client=client).create()
     have = {q.name: sorted(getattr(q, "labels", None) or getattr(q, "values", None) or []) for q in dataset.questions}

@@ -36,6 +36,7 @@ def test_parameter_count_equals_the_real_tiny_model(tiny_model_dir):
         ("gemma", {}),  # tied head
         ("gemma2", {}),  # four norms per block
     ],
+    ids=lambda value: value if isinstance(value, str) else "",
 )
 def test_parameter_count_for_each_known_architecture(model_type, extra):
     config = AutoConfig.for_model(model_type, **TINY, **HEADS, **extra)
@@ -122,9 +123,7 @@ def llama_8b_dir(tmp_path, tiny_tokenizer_dir):
 
 
 def test_an_8b_model_on_a_24gb_gpu_does_not_fit_and_says_what_to_change(train_config, llama_8b_dir):
-    path = train_config(
-        base_model=str(llama_8b_dir), method="qlora", batch_size=16, max_seq_len=4096, gpu_memory_gb=24
-    )
+    path = train_config(base_model=str(llama_8b_dir), method="qlora", batch_size=16, max_seq_len=4096, gpu_memory_gb=24)
     plan = make_plan(load_train_config(path))
     assert plan.parameters == 8_030_261_248  # Llama-3-8B's published count
     assert not plan.fits and plan.memory.total > 24
@@ -154,6 +153,11 @@ def test_tiny_estimate_is_positive_and_adds_up(train_config):
     assert json.loads(json.dumps(plan.to_dict()))["memory"]["total"] == pytest.approx(memory.total)
     checkpointed = make_plan(load_train_config(train_config(gradient_checkpointing=True)))
     assert checkpointed.memory.activations < memory.activations
+    # A plan is made before renting the GPU: half precision is planned for, not refused, on a CPU machine.
+    bf16 = make_plan(load_train_config(train_config(epochs=2, quant={"compute_dtype": "bfloat16"})))
+    assert bf16.memory == memory
+    fp32 = make_plan(load_train_config(train_config(epochs=2, quant={"compute_dtype": "float32"})))
+    assert fp32.memory.weights == pytest.approx(2 * memory.weights)
 
 
 def test_warns_on_truncation_and_too_few_steps(train_config):

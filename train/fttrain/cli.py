@@ -46,6 +46,56 @@ def run(config_path: Path, overrides: tuple[str, ...], resume: bool, dry_run: bo
 
 
 @main.command()
+@config_argument
+@set_option
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON on stdout instead of a table.")
+def plan(config_path: Path, overrides: tuple[str, ...], as_json: bool) -> None:
+    """Before spending money: tokens, steps, peak GPU memory, hours and cost; exit 1 if it will not fit the GPU."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from fttrain.config import load_train_config
+    from fttrain.plan import USABLE_SHARE, make_plan
+
+    config = load_train_config(config_path, overrides)
+    result = make_plan(config)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        console = Console(stderr=True, highlight=False, soft_wrap=True)
+        console.print(
+            f"[bold]{result.train_examples}[/] examples, {result.train_tokens:,} tokens "
+            f"({result.trained_tokens:,} trained), max_seq_len {config.max_seq_len}, packing {config.packing}"
+        )
+        console.print(
+            f"{result.total_steps} steps: {result.steps_per_epoch} per epoch x {config.epochs:g} epochs "
+            f"(batch {config.batch_size} x accumulation {config.gradient_accumulation})"
+        )
+        share = result.trainable_parameters / result.parameters if result.parameters else 0
+        trainable = f"{result.trainable_parameters:,} trainable ({share:.2%})"
+        console.print(f"{config.method}: {result.parameters:,} parameters, {trainable}")
+        memory = Table("memory", "GiB", box=None)
+        for name in ("weights", "adapter", "gradients", "optimizer", "activations", "overhead"):
+            memory.add_row(name, f"{getattr(result.memory, name):.2f}")
+        memory.add_row("[bold]total[/]", f"[bold]{result.memory.total:.2f}[/]")
+        console.print(memory)
+        verdict = "[green]fits[/]" if result.fits else "[red]does not fit[/]"
+        console.print(
+            f"{verdict} a {result.gpu_memory_gb:g} GiB GPU ({result.gpu_memory_gb * USABLE_SHARE:.1f} GiB usable, "
+            f"gradient_checkpointing {config.gradient_checkpointing})"
+        )
+        console.print(
+            f"{result.hours:.2f} h at {config.gpu_tokens_per_second:g} tokens/s, "
+            f"${result.cost_usd:,.2f} at ${config.gpu_usd_per_hour:g}/h"
+        )
+        for warning in result.warnings:
+            console.print(f"[yellow]warning:[/] {escape(warning)}")
+    if not result.fits:
+        sys.exit(EXIT_PROBLEMS)
+
+
+@main.command()
 @click.argument("run_dir", metavar="RUN_DIR", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--out", required=True, metavar="DIR", type=click.Path(path_type=Path), help="New or empty folder for the model."

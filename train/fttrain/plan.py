@@ -49,7 +49,7 @@ class Plan:
     train_examples: int
     train_tokens: int  # with the chat template, after max_seq_len truncation
     trained_tokens: int  # assistant tokens (labels): what the loss sees
-    sequences_per_epoch: int  # what the sampler draws per epoch (see `steps`)
+    sequences_per_epoch: int  # what the sampler draws per epoch: examples, packed or not (see make_plan)
     steps_per_epoch: int
     total_steps: int
     parameters: int  # from the model config alone (no weights loaded)
@@ -179,7 +179,9 @@ class ModelShape:
 
 def make_plan(config: TrainConfig) -> Plan:
     """Tokenize the training split as `run` would, size the model from its config, and estimate the run."""
-    prepared = prepare(config)
+    # Tokenizing does not depend on the compute dtype; passing "auto" keeps `prepare`'s check that half
+    # precision needs CUDA from refusing a plan made on a laptop for the GPU it is about to rent.
+    prepared = prepare(replace(config, quant=replace(config.quant, compute_dtype="auto")))
     shape = ModelShape.from_config(load_model_config(config))
     items = prepared.train.items
     train_tokens = sum(len(item.input_ids) for item in items)
@@ -191,7 +193,7 @@ def make_plan(config: TrainConfig) -> Plan:
     # The Trainer's own arithmetic: ceil(epochs x updates per epoch), so fractional epochs round up.
     total_steps = math.ceil(config.epochs * steps_per_epoch)
     memory = estimate_memory(shape, config)
-    fits = memory.total <= config.gpu_memory_gb * USABLE_SHARE
+    fits = memory.total <= config.gpu_memory_gb * USABLE_SHARE  # read as GiB: a "24 GB" card has 24 GiB
     hours = train_tokens * config.epochs / config.gpu_tokens_per_second / 3600
     longest = max((len(item.input_ids) for item in items), default=0)
     warnings = _warnings(shape, config, prepared, memory, fits, total_steps, longest)
@@ -306,9 +308,10 @@ def layer_activation_bytes(shape: ModelShape, config: TrainConfig) -> float:
     """Bytes autograd keeps per token in one decoder block, without gradient checkpointing.
 
     Counted from the tensors a transformers Llama block saves for backward under bf16 autocast with SDPA
-    (tests/train/test_plan.py measures them and holds this within 15%), rather than Korthikanti et al. 2022's
+    (tests/train/test_plan.py measures them and holds this within 10%), rather than Korthikanti et al. 2022's
     34 bytes x hidden (a GPT block with a 4x MLP and dropout): Llama's 3.5x gated MLP, RMSNorm's fp32 upcast
-    and peft's fp32 adapters keep more, 40-110 x hidden in all. Terms, in bytes per token:
+    and peft's fp32 adapters keep more: for a Llama-3-8B shape about 49 x hidden (full) to 112 x hidden
+    (qlora, LoRA on every linear layer with dropout). Terms, in bytes per token:
 
     - RMSNorm computes in fp32: 4h per norm for its input, and 2h more for its output when its weight trains;
     - SDPA keeps q, k, v and its output (2 bytes each), not the seq x seq scores: linear in sequence length;

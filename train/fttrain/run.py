@@ -61,7 +61,6 @@ def prepare(config: TrainConfig) -> Prepared:
         raise TrainError(f"data: {data} is not a folder: point it at an `ftdata export` folder")
     manifest = ExportManifest.read(data)
     manifest.verify(data)  # the sha256 of every split against the manifest, before any model is loaded
-    _check_hardware(config)
     tokenizer = load_tokenizer(config)
     if not getattr(tokenizer, "chat_template", None):
         raise TrainError(f"base_model {config.base_model!r}: its tokenizer has no chat template")
@@ -94,6 +93,7 @@ def run(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
         _check_resumable(output, config)
     elif (output / CHECKPOINTS).exists() or (output / "summary.json").exists():
         raise TrainError(f"{output}: a run is already there: pass --resume to continue it, or another output_dir")
+    _check_hardware(config)
     prepared = prepare(config)
     output.mkdir(parents=True, exist_ok=True)
     if not resume:  # a resumed run keeps the records of the run it continues
