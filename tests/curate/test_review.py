@@ -7,12 +7,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+from review_helpers import make_review_project, remove_review_project
 
 from ftdata import load_split
 from ftdata.annotators import add_annotators, list_annotators
 from ftdata.export import ExportError, export_dataset
-from ftdata.importers import ColumnMap, import_files
-from ftdata.project import Project, init_project
 from ftdata.review import answer_record, find_dataset, push
 from ftdata.snapshot import Snapshot, list_snapshots, pull
 from ftdata.status import review_status
@@ -23,34 +22,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def review_project(tmp_path_factory, gsm8k_rows, argilla_connection):
-    root = tmp_path_factory.mktemp("review")
-    init_project(root, dataset="review-test")
-    config = (root / "ftdata.yaml").read_text()
-    config = (
-        config.replace("workspace: ftkit", f"workspace: ftkit-test-{uuid.uuid4().hex[:8]}")
-        .replace("guidelines: guidelines.md", f"guidelines: {REPO / 'annotation_guidelines' / 'review.md'}")
-        .replace("style: null", f"style: {REPO / 'examples' / 'quickstart' / 'style.yaml'}")
-        .replace("  min_examples: 500", "  min_examples: 5")
-    )
-    (root / "ftdata.yaml").write_text(config)
     rows = [dict(r) for r in gsm8k_rows[100:200] if "<<" in r["answer"]][:12]  # all in the house format
     rows.append({"question": gsm8k_rows[200]["question"], "answer": "Great question! It is 12."})  # off-format
     with_email = gsm8k_rows[201]["question"] + " Mail me at kim.lee@example.org."
     rows.append({"question": with_email, "answer": gsm8k_rows[201]["answer"]})
-    (root / "raw.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    project = Project.open(root)
-    import_files(project, [root / "raw.jsonl"], mapping=ColumnMap.parse("user=question,assistant=answer"))
+    style = REPO / "examples" / "quickstart" / "style.yaml"
+    project = make_review_project(tmp_path_factory.mktemp("review"), rows, f"style={style}", "export.min_examples=5")
     yield project
-    client = argilla_connection.client()
-    dataset = find_dataset(project, client)
-    if dataset is not None:
-        dataset.delete()
-    workspace = client.workspaces(name=project.config.workspace)
-    for user in list_annotators(project, argilla_connection) if workspace else []:
-        if user.role == "annotator":
-            argilla_connection.request("DELETE", f"/api/v1/users/{user.user_id}")
-    if workspace is not None:
-        workspace.delete()
+    remove_review_project(project, argilla_connection)
 
 
 def test_push_is_an_idempotent_upsert_with_suggestions(review_project, argilla_connection):

@@ -11,16 +11,13 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
+from review_helpers import GUIDELINES, make_review_project, remove_review_project
 
-from ftdata.annotators import add_annotators, list_annotators
-from ftdata.importers import ColumnMap, import_files
-from ftdata.project import Project, init_project
+from ftdata.annotators import add_annotators
 from ftdata.review import find_dataset, push
 from ftdata.snapshot import pull
 
 pytestmark = [pytest.mark.argilla, pytest.mark.slow]
-REPO = Path(__file__).resolve().parents[2]
-GUIDELINES = REPO / "annotation_guidelines" / "review.md"
 CHROMIUM = Path("/usr/bin/chromium")
 # The closed network refuses the browser's own background connections; without these flags it
 # waits on them. Each launch gets a fresh temporary profile (user-data dir) from Playwright.
@@ -38,29 +35,11 @@ STYLE_SCORE = 4  # not 5, so a click that lands on a neighbour shows in the snap
 
 @pytest.fixture(scope="module")
 def review_project(tmp_path_factory, gsm8k_rows, argilla_connection):
-    root = tmp_path_factory.mktemp("review-browser")
-    init_project(root, dataset="review-test")
-    config = (root / "ftdata.yaml").read_text()
-    config = config.replace("workspace: ftkit", f"workspace: ftkit-test-{uuid.uuid4().hex[:8]}").replace(
-        "guidelines: guidelines.md", f"guidelines: {GUIDELINES}"
-    )
-    (root / "ftdata.yaml").write_text(config)
     rows = [dict(r) for r in gsm8k_rows[100:130] if "<<" in r["answer"]][:4]
-    (root / "raw.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    project = Project.open(root)
-    import_files(project, [root / "raw.jsonl"], mapping=ColumnMap.parse("user=question,assistant=answer"))
+    project = make_review_project(tmp_path_factory.mktemp("review-browser"), rows)
     push(project, argilla_connection)
     yield project
-    client = argilla_connection.client()
-    dataset = find_dataset(project, client)
-    if dataset is not None:
-        dataset.delete()
-    workspace = client.workspaces(name=project.config.workspace)
-    for user in list_annotators(project, argilla_connection) if workspace else []:
-        if user.role == "annotator":  # left behind by a test that failed before its own clean-up
-            argilla_connection.request("DELETE", f"/api/v1/users/{user.user_id}")
-    if workspace is not None:
-        workspace.delete()
+    remove_review_project(project, argilla_connection)
 
 
 @pytest.fixture

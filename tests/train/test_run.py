@@ -14,16 +14,8 @@ from click.testing import CliRunner
 from ftdata import ExportManifest
 from fttrain.cli import main
 from fttrain.config import load_train_config
-from fttrain.run import run
+from fttrain.run import RUN_FILES, run
 
-RUN_FILES = {
-    "fttrain.resolved.yaml",
-    "data_manifest.json",
-    "environment.json",
-    "metrics.jsonl",
-    "loss.png",
-    "summary.json",
-}
 ADAPTER_FILES = {"adapter_config.json", "adapter_model.safetensors"}
 TOKENIZER_FILES = {"tokenizer.json", "tokenizer_config.json", "chat_template.jinja"}
 
@@ -36,7 +28,7 @@ def test_lora_learns_and_the_run_folder_explains_itself(train_config, export_dir
     summary = run(config)
     out = Path(config.output_dir)
     files = {p.name for p in out.iterdir()}
-    assert RUN_FILES | ADAPTER_FILES | TOKENIZER_FILES | {"checkpoints"} <= files, files
+    assert set(RUN_FILES) | ADAPTER_FILES | TOKENIZER_FILES | {"checkpoints"} <= files, files
     assert summary["final_loss"] < summary["first_loss"] - 0.5, summary
     assert summary["steps"] == 4 * 8  # 64 training examples / batch 8, four epochs
     assert summary["data_manifest"] == ExportManifest.read(export_dir).fingerprint

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from fttrain.config import TrainConfig
-from fttrain.run import TrainError, prepare
+from fttrain.run import TrainError, from_base_model, prepare
 
 GIB = 2**30
 # Usable share of the GPU: PyTorch's caching allocator fragments (reserved but unusable blocks), and cuBLAS
@@ -225,12 +225,7 @@ def load_model_config(config: TrainConfig):
     """The base model's config (a few KB), never its weights."""
     from transformers import AutoConfig
 
-    kwargs = {"gguf_file": config.gguf_file} if config.gguf_file else {}
-    try:
-        return AutoConfig.from_pretrained(config.base_model, **kwargs)
-    except (OSError, ValueError) as error:
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise TrainError(f"base_model {config.base_model!r}: cannot read its config: {first}") from None
+    return from_base_model(config, AutoConfig, "its config")
 
 
 # --- trainable parameters, matched as peft matches them ---------------------------------------------------------

@@ -146,12 +146,18 @@ def run(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
 def load_tokenizer(config: TrainConfig):
     from transformers import AutoTokenizer
 
+    return from_base_model(config, AutoTokenizer, "its tokenizer")
+
+
+def from_base_model(config: TrainConfig, auto_class: Any, what: str) -> Any:
+    """`auto_class.from_pretrained` on the base model (a folder, a hub id, or a folder + GGUF file),
+    with a one-line error naming the setting."""
     kwargs = {"gguf_file": config.gguf_file} if config.gguf_file else {}
     try:
-        return AutoTokenizer.from_pretrained(config.base_model, **kwargs)
+        return auto_class.from_pretrained(config.base_model, **kwargs)
     except (OSError, ValueError) as error:
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise TrainError(f"base_model {config.base_model!r}: cannot load its tokenizer: {first}") from None
+        raise TrainError(f"base_model {config.base_model!r}: cannot load {what}: {first}") from None
 
 
 def load_model(config: TrainConfig):
