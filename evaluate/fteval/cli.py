@@ -1,10 +1,14 @@
-"""`fteval`: evaluation commands."""
+"""`fteval`: evaluation commands. Each one parses flags and calls one library function."""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+
 import click
 
-from ftdata.cli_base import ToolGroup
+from ftdata.cli_base import EXIT_OK, EXIT_PROBLEMS, ToolGroup, progress_bars
 from fteval import __version__
 
 
@@ -12,6 +16,68 @@ from fteval import __version__
 @click.version_option(__version__, prog_name="fteval")
 def main() -> None:
     """Compare a fine-tuned model with the base model and a prompted baseline; report regressions."""
+
+
+@main.command()
+@click.argument("config_path", metavar="CONFIG.yaml", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a setting, e.g. limit=50.")
+def run(config_path: Path, overrides: tuple[str, ...]) -> None:
+    """Answer the export's test split with every contestant and score them; writes answers and results.json."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from fteval.config import load_eval_config
+    from fteval.run import run_eval
+
+    config = load_eval_config(config_path, overrides)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    with progress_bars(console) as bars:
+        results = run_eval(config, progress=bars.staged)
+    contestants = results["contestants"]
+    metrics = ["strict", *(f"pass_rate/{c['id']}" for c in results["style_checks"]), "rougeL", "exact_match", "loss"]
+    table = Table("metric", *contestants, box=None)
+    for metric in metrics:
+        table.add_row(metric, *(f"{contestants[name]['scores'][metric]:.3f}" for name in contestants))
+    table.add_row("tokens/s", *(f"{c['generation']['tokens_per_second']:.0f}" for c in contestants.values()))
+    console.print(f"{results['data']['n']} test examples of {results['data']['dataset']}")
+    console.print(table)
+    console.print(f"results: {Path(config.output_dir) / 'results.json'}")
+
+
+@main.command()
+@click.argument("old", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--max-drop", default=0.02, show_default=True, help="Allowed worsening of any metric.")
+@click.option("--threshold", "thresholds", multiple=True, metavar="METRIC=DROP", help="Allowed drop for one metric.")
+@click.option("--contestant", "contestants", multiple=True, default=("finetuned",), show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON on stdout.")
+def compare(old: Path, new: Path, max_drop: float, thresholds, contestants, as_json: bool) -> None:
+    """The regression table between two results.json files; exit 1 on a regression beyond the thresholds."""
+    from fteval.compare import compare as compare_results
+    from fteval.compare import load_results
+
+    limits = {}
+    for item in thresholds:
+        metric, sep, value = item.partition("=")
+        try:
+            limits[metric] = float(value)
+        except ValueError:
+            raise click.BadParameter(
+                f"{item!r}: expected METRIC=DROP, e.g. strict=0.01", param_hint="--threshold"
+            ) from None
+        if not sep:
+            raise click.BadParameter(f"{item!r}: expected METRIC=DROP", param_hint="--threshold")
+    changes = compare_results(load_results(old), load_results(new), max_drop, limits, tuple(contestants))
+    regressions = [c for c in changes if c.regressed]
+    if as_json:
+        rows = [{**c.__dict__, "worsening": c.worsening, "regressed": c.regressed} for c in changes]
+        click.echo(json.dumps({"regressions": len(regressions), "changes": rows}, indent=2))
+    else:
+        for change in changes:
+            mark = "REGRESSION" if change.regressed else "ok"
+            click.echo(f"{mark:>10}  {change.describe()}")
+        click.echo(f"{len(regressions)} regression(s) in {len(changes)} metric(s)", err=True)
+    sys.exit(EXIT_PROBLEMS if regressions else EXIT_OK)
 
 
 if __name__ == "__main__":  # `python -m fteval.cli`

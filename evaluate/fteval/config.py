@@ -1,0 +1,65 @@
+"""`fteval run` settings: one dataclass, loaded from YAML, every key overridable by `--set`.
+
+>>> config = load_eval_config("eval.yaml", overrides=["limit=50"])
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from ftdata.config import ConfigError, load_config, option
+
+CONTESTANTS = ("base", "base+prompt", "finetuned", "previous")
+
+
+@dataclass
+class EvalConfig:
+    base_model: str = option("", "Base model: a local folder, a hub id, or a folder holding the GGUF file below")
+    gguf_file: str | None = option(None, "GGUF file name inside base_model, dequantised by transformers on load")
+    data: str = option("", "An `ftdata export` folder: only its test split is scored")
+    style: str = option("", "Style spec (YAML) the answers are scored against: the one the data was linted with")
+    system_prompt: str = option(
+        "", "The prompting baseline: the style written out as instructions, given to the base model as its system turn"
+    )
+    answer_pattern: str | None = option(
+        None, "Regex picking what exact match compares (its first group), e.g. '^####\\s*(.*?)\\s*$' (none: all)"
+    )
+    run: str | None = option(None, "An `fttrain run` folder: its adapter is the `finetuned` contestant")
+    previous_run: str | None = option(None, "An earlier run folder, scored as `previous` for regression")
+    output_dir: str = option("eval/latest", "Where answers and results.json go")
+    max_new_tokens: int = option(256, "Longest answer generated")
+    batch_size: int = option(16, "Prompts generated together (left-padded, greedy, with the KV cache)")
+    limit: int | None = option(None, "Score only the first N test examples (none: all)")
+    seed: int = option(13, "Seed: the same for every contestant")
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1 or self.batch_size < 1 or (self.limit is not None and self.limit < 1):
+            raise ValueError("max_new_tokens, batch_size and limit must be positive")
+
+    def contestants(self) -> list[str]:
+        names = ["base", "base+prompt"]
+        if self.run:
+            names.append("finetuned")
+        if self.previous_run:
+            names.append("previous")
+        return names
+
+
+def load_eval_config(path: str | os.PathLike, overrides: tuple[str, ...] | list[str] = ()) -> EvalConfig:
+    """The config at `path` with overrides; relative paths are relative to the file's folder."""
+    config = load_config(EvalConfig, path, overrides)
+    for key in ("base_model", "data", "style"):
+        if not getattr(config, key):
+            raise ConfigError(f"{path}: {key}: required")
+    if not config.system_prompt.strip():
+        raise ConfigError(f"{path}: system_prompt: required: the prompted baseline is what a fine-tune must beat")
+    folder = os.path.dirname(os.path.abspath(path))
+    for key in ("data", "style", "run", "previous_run", "output_dir"):
+        value = getattr(config, key)
+        if value and not os.path.isabs(value):
+            setattr(config, key, os.path.normpath(os.path.join(folder, value)))
+    local = os.path.join(folder, config.base_model)
+    if not os.path.isabs(config.base_model) and os.path.exists(local):
+        config.base_model = os.path.normpath(local)
+    return config

@@ -1,0 +1,200 @@
+"""`fteval run`: answers from every contestant on the export's test split, scored the same way.
+
+Contestants: `base` (the test prompts as they are), `base+prompt` (the base model with the style
+written out as a system prompt: the baseline a fine-tune must beat), `finetuned` (base + the
+adapter of an `fttrain` run) and optionally `previous` (an earlier run). Same prompts, seed and
+generation settings for all. Scores: the style spec's pass rate per check and `strict` (all checks
+pass), ROUGE-L and exact match of the final answer against the test answers, and the held-out loss
+of the test answers. Everything is written to the output folder: `answers/<contestant>.jsonl`,
+`results.json`, the resolved config.
+
+>>> results = run_eval(load_eval_config("eval.yaml"))
+>>> results["contestants"]["finetuned"]["scores"]["strict"]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ftdata import Example, ExportManifest, __version__, load_split
+from ftdata.atomic import atomic_write
+from ftdata.config import write_config
+from ftdata.errors import FtdataError
+from ftdata.style import StyleSpec
+from fteval.config import EvalConfig
+from fteval.generate import TransformersGenerator
+
+RESULTS_SCHEMA_VERSION = 1
+# Every score with its direction, so a comparison never has to guess.
+METRICS = {
+    "strict": (True, "share of answers passing every style check"),
+    "rougeL": (True, "ROUGE-L F-measure against the test answers"),
+    "exact_match": (True, "share of answers equal to the test answer (the part answer_pattern picks)"),
+    "loss": (False, "mean cross-entropy of the test answers' assistant tokens"),
+    "perplexity": (False, "exp(loss)"),
+}
+
+
+class EvalError(FtdataError):
+    """An evaluation that cannot start: missing run folder, no test split, unreadable spec."""
+
+
+def contestant_prompts(examples: Sequence[Example], system_prompt: str | None) -> list[list[dict[str, str]]]:
+    """The prompt turns of each test example; with `system_prompt`, it replaces (or becomes) the system turn."""
+    conversations = []
+    for example in examples:
+        turns = [m.to_dict() for m in example.prompt_messages if not (system_prompt and m.role == "system")]
+        conversations.append(([{"role": "system", "content": system_prompt}] if system_prompt else []) + turns)
+    return conversations
+
+
+def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+    """Generate and score every contestant; writes the output folder and returns results.json's content."""
+    data = Path(config.data)
+    manifest = ExportManifest.read(data)
+    if "test" not in manifest.splits or not manifest.splits["test"].examples:
+        raise EvalError(f"{data}: the export has no test split to score")
+    manifest.verify(data, "test")
+    examples = load_split(data, "test")[: config.limit]
+    spec = StyleSpec.load(config.style)
+    for name, folder in (("run", config.run), ("previous_run", config.previous_run)):
+        if folder and not (Path(folder) / "adapter_config.json").is_file():
+            raise EvalError(f"{name}: {folder} holds no adapter: point it at an `fttrain run` folder")
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
+
+    kwargs = {"gguf_file": config.gguf_file} if config.gguf_file else {}
+    tokenizer = AutoTokenizer.from_pretrained(config.base_model, **kwargs)
+    base = AutoModelForCausalLM.from_pretrained(
+        config.base_model, dtype=torch.bfloat16 if torch.cuda.is_available() else torch.float32, **kwargs
+    )
+    output = Path(config.output_dir)
+    (output / "answers").mkdir(parents=True, exist_ok=True)
+    references = [e.completion for e in examples]
+    contestants: dict[str, Any] = {}
+    for name in config.contestants():
+        set_seed(config.seed)
+        model, adapter = _contestant_model(base, name, config)
+        system = config.system_prompt if name == "base+prompt" else None
+        conversations = contestant_prompts(examples, system)
+        tick = (lambda n, name=name: progress(f"generating: {name}", n, len(examples))) if progress else None
+        generator = TransformersGenerator(model, tokenizer, config.batch_size, progress=tick)
+        answers = generator.generate(conversations, config.max_new_tokens)
+        scores = score_answers(answers, references, spec, config.answer_pattern)
+        scores |= heldout_loss(model, tokenizer, examples, system)
+        contestants[name] = {
+            "adapter": adapter,
+            "n": len(answers),
+            "scores": scores,
+            "generation": {
+                "tokens_per_second": round(generator.stats.tokens_per_second, 1),
+                "seconds": round(generator.stats.seconds, 2),
+                "new_tokens": generator.stats.new_tokens,
+            },
+        }
+        _write_answers(output / "answers" / f"{name}.jsonl", examples, conversations, answers, spec)
+        if adapter:
+            base = model.unload()  # LoRA layers removed, not merged: the next contestant starts from the bare base
+    results = {
+        "schema_version": RESULTS_SCHEMA_VERSION,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "metrics": {name: {"higher_is_better": up, "description": text} for name, (up, text) in METRICS.items()},
+        "style_checks": [{"id": c.id, "check": c.name, "higher_is_better": True} for c in spec.checks],
+        "data": {
+            "folder": str(data),
+            "dataset": manifest.dataset,
+            "manifest_fingerprint": manifest.fingerprint,
+            "split": "test",
+            "n": len(examples),
+        },
+        "base_model": config.base_model,
+        "settings": {
+            "max_new_tokens": config.max_new_tokens,
+            "batch_size": config.batch_size,
+            "seed": config.seed,
+            "greedy": True,
+            "system_prompt": config.system_prompt,
+        },
+        "versions": _versions(),
+        "contestants": contestants,
+    }
+    write_config(config, output / "fteval.resolved.yaml")
+    with atomic_write(output / "results.json") as handle:
+        handle.write(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    return results
+
+
+def score_answers(
+    answers: Sequence[str], references: Sequence[str], spec: StyleSpec, answer_pattern: str | None = None
+) -> dict[str, float]:
+    """Style pass rates (per check and strict) and reference similarity, through the evaluate metric modules."""
+    from fteval.metrics import load_metric
+
+    style = load_metric("style_adherence").compute(predictions=list(answers), spec=spec.source)
+    rouge = load_metric("rouge_l").compute(predictions=list(answers), references=list(references))
+    options = {"regex": answer_pattern} if answer_pattern else {}
+    exact = load_metric("exact_match").compute(predictions=list(answers), references=list(references), **options)
+    scores = {k: float(v) for k, v in style.items() if k != "n"}
+    return scores | {"rougeL": float(rouge["rougeL"]), "exact_match": float(exact["exact_match"])}
+
+
+def heldout_loss(
+    model: Any, tokenizer: Any, examples: Sequence[Example], system_prompt: str | None
+) -> dict[str, float]:
+    """Mean cross-entropy of the reference answers (assistant tokens only), as the contestant is prompted."""
+    import torch
+
+    from fttrain.data import IGNORE_INDEX, tokenize_example
+
+    total, count = 0.0, 0
+    for example in examples:
+        messages = contestant_prompts([example], system_prompt)[0] + [example.messages[-1].to_dict()]
+        item = tokenize_example(Example.create(messages), tokenizer, max_seq_len=4096)
+        ids = torch.tensor([item.input_ids], device=model.device)
+        labels = torch.tensor([item.labels], device=model.device)
+        with torch.no_grad():
+            logits = model(input_ids=ids, use_cache=False).logits[0, :-1].float()
+        targets = labels[0, 1:]
+        mask = targets != IGNORE_INDEX
+        if mask.any():
+            total += float(torch.nn.functional.cross_entropy(logits[mask], targets[mask], reduction="sum"))
+            count += int(mask.sum())
+    loss = total / count if count else float("nan")
+    return {"loss": loss, "perplexity": math.exp(loss) if count and loss < 50 else float("inf")}
+
+
+def _contestant_model(base: Any, name: str, config: EvalConfig) -> tuple[Any, str | None]:
+    if name in ("base", "base+prompt"):
+        return base, None
+    from peft import PeftModel
+
+    folder = config.run if name == "finetuned" else config.previous_run
+    return PeftModel.from_pretrained(base, folder), folder
+
+
+def _write_answers(path: Path, examples, conversations, answers, spec: StyleSpec) -> None:
+    with atomic_write(path) as handle:
+        for example, conversation, answer in zip(examples, conversations, answers, strict=True):
+            failed = {cid: r.detail for cid, r in spec.evaluate(answer).items() if not r.passed}
+            record = {"id": example.id, "prompt": conversation, "answer": answer, "reference": example.completion,
+                      "failed_checks": failed}  # fmt: skip
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _versions() -> dict[str, str | None]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found: dict[str, str | None] = {"ftkit": __version__, "python": platform.python_version()}
+    for name in ("torch", "transformers", "peft", "evaluate"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found

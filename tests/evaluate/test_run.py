@@ -1,0 +1,115 @@
+"""fteval end to end on the tiny model: three contestants on a small export, results, and the regression gate."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from fteval.cli import main
+from fteval.config import load_eval_config
+from fteval.run import contestant_prompts, run_eval
+from fttrain.config import LoraConfig, TrainConfig
+from fttrain.run import run as train
+
+REPO = Path(__file__).resolve().parents[2]
+SYSTEM = "Answer with reasoning lines holding <<expr=value>> notes, then a last line '#### <number>'."
+
+
+@pytest.fixture(scope="module")
+def finetuned_run(tmp_path_factory, tiny_model_dir, export_dir):
+    out = tmp_path_factory.mktemp("run") / "run"
+    lora = LoraConfig(r=8, alpha=16, dropout=0.0, modules_to_save=["embed_tokens", "lm_head"])
+    config = TrainConfig(
+        base_model=str(tiny_model_dir), data=str(export_dir), output_dir=str(out), method="lora", lora=lora,
+        max_seq_len=256, epochs=3, batch_size=8, gradient_accumulation=1, learning_rate=3e-3, logging_steps=4,
+    )  # fmt: skip
+    train(config)
+    return out
+
+
+@pytest.fixture
+def eval_config(tmp_path, tiny_model_dir, export_dir, finetuned_run):
+    def make(**overrides):
+        config = {
+            "base_model": str(tiny_model_dir),
+            "data": str(export_dir),
+            "style": str(REPO / "examples" / "quickstart" / "style.yaml"),
+            "system_prompt": SYSTEM,
+            "run": str(finetuned_run),
+            "output_dir": str(tmp_path / "eval"),
+            "max_new_tokens": 48,
+            "batch_size": 8,
+            "answer_pattern": r"^####\s*(.*?)\s*$",
+            **overrides,
+        }
+        path = tmp_path / "eval.yaml"
+        path.write_text(yaml.safe_dump(config))
+        return path
+
+    return make
+
+
+def test_three_contestants_scored_and_recorded(eval_config, export_dir, finetuned_run):
+    config = load_eval_config(eval_config())
+    results = run_eval(config)
+    assert list(results["contestants"]) == ["base", "base+prompt", "finetuned"]
+    out = Path(config.output_dir)
+    assert {p.name for p in (out / "answers").iterdir()} == {"base.jsonl", "base+prompt.jsonl", "finetuned.jsonl"}
+    n = results["data"]["n"]
+    assert n == 8 and results["data"]["split"] == "test"
+    from ftdata import ExportManifest
+
+    assert results["data"]["manifest_fingerprint"] == ExportManifest.read(export_dir).fingerprint
+    assert results["contestants"]["finetuned"]["adapter"] == str(finetuned_run)
+    assert results["metrics"]["loss"]["higher_is_better"] is False and results["metrics"]["strict"]["higher_is_better"]
+    for name, contestant in results["contestants"].items():
+        scores = contestant["scores"]
+        assert contestant["n"] == n and 0 <= scores["strict"] <= 1 and 0 <= scores["rougeL"] <= 1, name
+        assert {"pass_rate/final-answer-line", "pass_rate/calculator-notes", "exact_match", "loss"} <= set(scores)
+        answers = [json.loads(line) for line in (out / "answers" / f"{name}.jsonl").read_text().splitlines()]
+        assert len(answers) == n and all(
+            {"id", "prompt", "answer", "reference", "failed_checks"} <= set(a) for a in answers
+        )
+    # The tiny model was trained on these answers' format: its loss on the test answers is far below the base model's.
+    assert results["contestants"]["finetuned"]["scores"]["loss"] < results["contestants"]["base"]["scores"]["loss"] - 1
+    prompted = json.loads((out / "answers" / "base+prompt.jsonl").read_text().splitlines()[0])["prompt"]
+    assert prompted[0] == {"role": "system", "content": SYSTEM}
+
+
+def test_the_prompted_baseline_replaces_the_system_turn(export_dir):
+    from ftdata import load_split
+
+    example = load_split(export_dir, "test")[0]
+    assert example.system == "Answer in the house format."
+    [with_prompt] = contestant_prompts([example], "House rules.")
+    assert [m["role"] for m in with_prompt] == ["system", "user"] and with_prompt[0]["content"] == "House rules."
+    [plain] = contestant_prompts([example], None)
+    assert plain[0]["content"] == "Answer in the house format."
+
+
+def test_cli_run_then_compare_gates_on_a_planted_regression(eval_config, tmp_path):
+    path = eval_config(limit=4)
+    result = CliRunner().invoke(main, ["run", str(path)])
+    assert result.exit_code == 0, result.output
+    results_path = tmp_path / "eval" / "results.json"
+    results = json.loads(results_path.read_text())
+    assert "finetuned" in result.output and "strict" in result.output
+    worse = json.loads(json.dumps(results))
+    worse["contestants"]["finetuned"]["scores"]["loss"] += 0.5  # a planted regression
+    worse_path = tmp_path / "worse.json"
+    worse_path.write_text(json.dumps(worse))
+    assert CliRunner().invoke(main, ["compare", str(results_path), str(results_path)]).exit_code == 0
+    gated = CliRunner().invoke(main, ["compare", str(results_path), str(worse_path)])
+    assert gated.exit_code == 1 and "REGRESSION  finetuned loss" in gated.output
+
+
+def test_bad_config_errors(eval_config, tmp_path):
+    runner = CliRunner()
+    no_prompt = eval_config(system_prompt="")
+    result = runner.invoke(main, ["run", str(no_prompt)])
+    assert result.exit_code == 2 and "system_prompt: required" in result.output
+    not_a_run = eval_config(run=str(tmp_path))
+    result = runner.invoke(main, ["run", str(not_a_run)])
+    assert result.exit_code == 2 and "holds no adapter" in result.output
