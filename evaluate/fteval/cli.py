@@ -41,7 +41,20 @@ def run(config_path: Path, overrides: tuple[str, ...]) -> None:
     table.add_row("tokens/s", *(f"{c['generation']['tokens_per_second']:.0f}" for c in contestants.values()))
     console.print(f"{results['data']['n']} test examples of {results['data']['dataset']}")
     console.print(table)
-    console.print(f"results: {Path(config.output_dir) / 'results.json'}")
+    from fteval.report import write_report
+
+    markdown, page = write_report(config.output_dir)
+    console.print(f"results: {Path(config.output_dir) / 'results.json'}; report: {page} and {markdown}")
+
+
+@main.command()
+@click.argument("folder", metavar="EVAL_DIR", type=click.Path(file_okay=False, path_type=Path))
+def report(folder: Path) -> None:
+    """Write report.md and a self-contained report.html (plots embedded) from an `fteval run` folder."""
+    from fteval.report import write_report
+
+    markdown, page = write_report(folder)
+    click.echo(f"{page}\n{markdown}")
 
 
 @main.command()

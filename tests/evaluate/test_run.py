@@ -96,6 +96,7 @@ def test_cli_run_then_compare_gates_on_a_planted_regression(eval_config, tmp_pat
     results_path = tmp_path / "eval" / "results.json"
     results = json.loads(results_path.read_text())
     assert "finetuned" in result.output and "strict" in result.output
+    assert {"report.md", "report.html", "results.json"} <= {p.name for p in (tmp_path / "eval").iterdir()}
     worse = json.loads(json.dumps(results))
     worse["contestants"]["finetuned"]["scores"]["loss"] += 0.5  # a planted regression
     worse_path = tmp_path / "worse.json"

@@ -1,0 +1,74 @@
+"""The report: three files, plots embedded, and hostile answers escaped (checked by parsing the page)."""
+
+import json
+from html.parser import HTMLParser
+
+from click.testing import CliRunner
+
+from fteval.cli import main
+from fteval.report import write_report
+
+HOSTILE = "<script>alert(1)</script> **bold** ‮reversed‬ </td></table><img src=x onerror=alert(2)>\x07"
+
+
+def make_eval_folder(folder):
+    results = {
+        "schema_version": 1,
+        "created_at": "2026-11-28T00:00:00+00:00",
+        "metrics": {"strict": {"higher_is_better": True}, "loss": {"higher_is_better": False}},
+        "style_checks": [{"id": "final-answer-line"}],
+        "data": {"dataset": "demo <b>", "n": 2, "manifest_fingerprint": "f" * 64, "split": "test", "folder": "x"},
+        "base_model": "tiny",
+        "contestants": {
+            "base": {"scores": {"strict": 0.0, "pass_rate/final-answer-line": 0.0, "loss": 3.0}},
+            "finetuned": {"scores": {"strict": 0.5, "pass_rate/final-answer-line": 0.5, "loss": 1.0}},
+        },
+    }
+    (folder / "answers").mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps(results))
+    for name in results["contestants"]:
+        rows = [
+            {
+                "id": "ex_1",
+                "prompt": [],
+                "answer": HOSTILE,
+                "reference": "#### 4",
+                "failed_checks": {"final-answer-line": "x"},
+            },
+            {"id": "ex_2", "prompt": [], "answer": "2+2=4\n#### 4", "reference": "#### 4", "failed_checks": {}},
+        ]
+        (folder / "answers" / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+class Collector(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.text, self.images = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag == "img":
+            self.images.append(dict(attrs))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_report_files_plots_and_escaping(tmp_path):
+    make_eval_folder(tmp_path)
+    markdown, page = write_report(tmp_path)
+    assert markdown.read_text().startswith("# fteval report: demo <b>")
+    parser = Collector()
+    parser.feed(page.read_text())
+    assert "script" not in parser.tags  # the answer's <script> is text, not a tag
+    assert [img["alt"] for img in parser.images] == ["pass_rates", "lengths"]
+    assert all(img["src"].startswith("data:image/png;base64,") for img in parser.images)  # self-contained
+    text = "".join(parser.text)
+    assert "<script>alert(1)</script>" in text and "demo <b>" in text
+    assert (tmp_path / "plots" / "pass_rates.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_report(tmp_path):
+    make_eval_folder(tmp_path)
+    result = CliRunner().invoke(main, ["report", str(tmp_path)])
+    assert result.exit_code == 0 and "report.html" in result.output
