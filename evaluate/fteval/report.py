@@ -58,6 +58,17 @@ def score_rows(results: dict[str, Any]) -> list[tuple[str, bool, dict[str, float
     return rows
 
 
+# Bidirectional overrides and control characters could reorder or hide what a reader sees of an
+# answer: they are shown as escapes instead.
+_INVISIBLE = {c: f"\\u{c:04x}" for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F,
+                                        *range(0x202A, 0x202F), *range(0x2066, 0x206A)]}  # fmt: skip
+
+
+def visible(text: str) -> str:
+    """`text` with bidi overrides and control characters replaced by their escapes (newlines and tabs kept)."""
+    return text.translate(_INVISIBLE)
+
+
 def _read_answers(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
@@ -180,7 +191,7 @@ def _html(results: dict[str, Any], answers: dict[str, list[dict[str, Any]]], plo
             broken = ", ".join(f"{k} ({v})" if v else k for k, v in row["failed_checks"].items())
             items.append(
                 f"<tr><td><code>{esc(row['id'])}</code></td><td>{esc(broken)}</td>"
-                f"<td><pre>{esc(row['answer'][:ANSWER_CHARS])}</pre></td></tr>"
+                f"<td><pre>{esc(visible(row['answer'][:ANSWER_CHARS]))}</pre></td></tr>"
             )
         sections.append(
             f"<h2>{esc(name)}: {len(failing)} answer(s) break the style</h2>"

@@ -65,6 +65,7 @@ def test_report_files_plots_and_escaping(tmp_path):
     assert all(img["src"].startswith("data:image/png;base64,") for img in parser.images)  # self-contained
     text = "".join(parser.text)
     assert "<script>alert(1)</script>" in text and "demo <b>" in text
+    assert "\u202e" not in page.read_text() and "\\u202e" in text and "\\u0007" in text  # overrides shown, not obeyed
     assert (tmp_path / "plots" / "pass_rates.png").read_bytes()[:4] == b"\x89PNG"
 
 
