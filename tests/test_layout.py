@@ -47,3 +47,9 @@ def test_console_scripts_installed(script):
     binary = Path(sys.executable).parent / script
     result = subprocess.run([str(binary), "--version"], capture_output=True, text=True, check=True)
     assert script in result.stdout
+
+
+def test_test_module_names_are_unique():
+    # tests/ folders are not packages: two test files with one name make pytest refuse to collect the second.
+    names = [path.name for path in (REPO / "tests").rglob("test_*.py")]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
