@@ -135,3 +135,16 @@ def test_changed_export_and_missing_chat_template(train_config, export_dir, tmp_
     (model / "chat_template.jinja").unlink()
     result = CliRunner().invoke(main, ["run", str(train_config(base_model=str(model))), "--dry-run"])
     assert result.exit_code == 2 and "has no chat template" in result.output
+
+
+def test_resume_skips_a_checkpoint_cut_off_while_saving(tmp_path):
+    from fttrain.run import last_complete_checkpoint
+
+    for step, complete in ((4, True), (8, True), (12, False)):
+        folder = tmp_path / "checkpoints" / f"checkpoint-{step}"
+        folder.mkdir(parents=True)
+        (folder / "adapter_model.safetensors").write_bytes(b"")
+        if complete:
+            (folder / "trainer_state.json").write_text("{}")
+    assert last_complete_checkpoint(tmp_path).name == "checkpoint-8"
+    assert last_complete_checkpoint(tmp_path / "elsewhere") is None

@@ -115,7 +115,7 @@ def run(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
     )
     trainer.remove_callback(PrinterCallback)  # our bar and metrics file say it; raw log dicts would repeat it
     started = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=True if resume else None)
+    result = trainer.train(resume_from_checkpoint=str(last_complete_checkpoint(output)) if resume else None)
     seconds = time.perf_counter() - started
     trainer.save_model(str(output))  # the adapter (or full weights) and the tokenizer
     evaluation = trainer.evaluate() if prepared.validation else {}
@@ -335,10 +335,21 @@ def _write_run_records(prepared: Prepared, output: Path) -> None:
         handle.write(json.dumps(environment, indent=2) + "\n")
 
 
+def last_complete_checkpoint(output: Path) -> Path | None:
+    """The newest checkpoint that was written to the end. A run killed while saving leaves a newer,
+    half-written folder behind (the Trainer writes trainer_state.json last): resuming skips it."""
+    folder = output / CHECKPOINTS
+    if not folder.is_dir():
+        return None
+    complete = [
+        p for p in folder.glob("checkpoint-*") if (p / "trainer_state.json").is_file() and p.name[11:].isdigit()
+    ]
+    return max(complete, key=lambda p: int(p.name[11:]), default=None)
+
+
 def _check_resumable(output: Path, config: TrainConfig) -> None:
-    checkpoints = output / CHECKPOINTS
-    if not checkpoints.is_dir() or not any(p.name.startswith("checkpoint-") for p in checkpoints.iterdir()):
-        raise TrainError(f"{output}: no checkpoint to resume from (checkpoints are saved each epoch or save_steps)")
+    if last_complete_checkpoint(output) is None:
+        raise TrainError(f"{output}: no complete checkpoint to resume from (saved each epoch or every save_steps)")
     recorded = json.loads((output / "data_manifest.json").read_text())
     manifest = ExportManifest.read(config.data)
     if recorded.get("fingerprint") != manifest.fingerprint:
