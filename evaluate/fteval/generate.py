@@ -48,9 +48,9 @@ class TransformersGenerator:
         import torch
 
         tokenizer = self.tokenizer
-        padding_side = tokenizer.padding_side
+        padding_side, pad_token = tokenizer.padding_side, tokenizer.pad_token
         tokenizer.padding_side = "left"  # new tokens must follow every prompt's last token, not padding
-        if tokenizer.pad_token is None:
+        if pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         answers: list[str] = []
         try:
@@ -78,6 +78,8 @@ class TransformersGenerator:
                 answers += [text.strip() for text in tokenizer.batch_decode(new, skip_special_tokens=True)]
                 if self.progress is not None:
                     self.progress(len(batch))
-        finally:
+        finally:  # the caller's tokenizer comes back as it was
             tokenizer.padding_side = padding_side
+            if pad_token is None:
+                tokenizer.pad_token = None
         return answers
