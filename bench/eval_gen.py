@@ -42,39 +42,16 @@ TEST_SHARE = 0.5  # of the exported examples: most of them go to the test split,
 
 def build_inputs(work: Path, test: int) -> tuple[Path, Path]:
     """A tokenizer, a tiny Llama and an export whose test split holds at least `test` examples."""
-    from ftdata.export import build_export
-    from ftdata.project import Project, init_project
-    from ftdata.snapshot import Response, Snapshot, SnapshotRecord
-    from ftdata.testing import tiny_chat_tokenizer
+    from ftdata.testing import accepted_export, tiny_chat_tokenizer
     from fttrain.testing import tiny_llama
 
     rows = [json.loads(line) for line in GSM8K.open(encoding="utf-8")]
     tokenizer = tiny_chat_tokenizer((r["question"] + "\n" + r["answer"] for r in rows[:3000]), work / "tok")
     model = tiny_llama(work / "model", tokenizer)
-    init_project(work / "project")
     # A margin over test / TEST_SHARE: near-duplicate groups and dropped copies make the split a little uneven.
     picked = [r for r in rows if "<<" in r["answer"]][: math.ceil(test / TEST_SHARE * 1.05) + 20]
-    records = [
-        SnapshotRecord(
-            external_id=f"ex_{i:016x}",
-            server_id=str(i),
-            status="completed",
-            conversation=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": r["question"]}],
-            answer=r["answer"],
-            metadata={"source": "gsm8k"},
-            suggestions=[],
-            responses=(
-                Response("a", "submitted", {"verdict": "accept"}),
-                Response("b", "submitted", {"verdict": "accept"}),
-            ),
-        )
-        for i, r in enumerate(picked)
-    ]
-    info = {"id": "bench", "workspace": "w", "dataset": "d", "content_sha256": "0" * 64, "guideline_version": "",
-            "pulled_at": "2026-01-01T00:00:00+00:00", "review_design": {}}  # fmt: skip
     ratios = f"split.ratios={{train: {0.95 - TEST_SHARE:.2f}, validation: 0.05, test: {TEST_SHARE}}}"
-    build_export(Project.open(work / "project", ("export.min_examples=1", ratios)), Snapshot("bench", info, records),
-                 out=work / "export")  # fmt: skip
+    accepted_export(work / "project", picked, work / "export", system=SYSTEM, overrides=(ratios,))
     return model, work / "export"
 
 

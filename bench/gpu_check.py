@@ -37,10 +37,7 @@ def build(work: Path) -> tuple[Path, Path]:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from ftdata.export import build_export
-    from ftdata.project import Project, init_project
-    from ftdata.snapshot import Response, Snapshot, SnapshotRecord
-    from ftdata.testing import tiny_chat_tokenizer
+    from ftdata.testing import accepted_export, tiny_chat_tokenizer
 
     rows = synthetic_examples(2000, random.Random(0))
     tokenizer_dir = tiny_chat_tokenizer((r["question"] + r["answer"] for r in rows), work / "tok", vocab_size=32000)
@@ -53,17 +50,7 @@ def build(work: Path) -> tuple[Path, Path]:
     model = LlamaForCausalLM(config).to(torch.bfloat16)
     model.save_pretrained(str(work / "model"))
     tokenizer.save_pretrained(str(work / "model"))
-    init_project(work / "project")
-    project = Project.open(work / "project", ("export.min_examples=1",))
-    records = [
-        SnapshotRecord(f"ex_{i:016x}", str(i), "completed", [{"role": "user", "content": r["question"]}], r["answer"],
-                       {"source": "synthetic"}, [], (Response("a", "submitted", {"verdict": "accept"}),
-                                                     Response("b", "submitted", {"verdict": "accept"})))
-        for i, r in enumerate(rows)
-    ]  # fmt: skip
-    info = {"id": "gpu", "workspace": "w", "dataset": "d", "content_sha256": "0" * 64, "guideline_version": "",
-            "pulled_at": "2026-01-01T00:00:00+00:00", "review_design": {}}  # fmt: skip
-    build_export(project, Snapshot("gpu", info, records), out=work / "export")
+    accepted_export(work / "project", rows, work / "export")
     return work / "model", work / "export"
 
 

@@ -45,3 +45,42 @@ def tiny_chat_tokenizer(texts: Iterable[str], folder: str | os.PathLike, vocab_s
     wrapped.chat_template = CHATML_TEMPLATE
     wrapped.save_pretrained(str(folder))
     return Path(folder)
+
+
+def accepted_export(
+    project_dir: str | os.PathLike,
+    rows: Iterable[dict],
+    out: str | os.PathLike,
+    system: str | None = None,
+    overrides: tuple[str, ...] = (),
+) -> Path:
+    """An export folder made by ftdata's own export code from `rows` ({"question", "answer"}) that two
+    reviewers accepted, as if pulled from Argilla: for trainer and evaluator tests and benchmarks."""
+    from ftdata.export import build_export
+    from ftdata.project import Project, init_project
+    from ftdata.snapshot import Response, Snapshot, SnapshotRecord
+
+    init_project(project_dir, dataset="accepted")
+    project = Project.open(project_dir, ("export.min_examples=1", *overrides))
+    accepted = (
+        Response("ana", "submitted", {"verdict": "accept"}),
+        Response("ben", "submitted", {"verdict": "accept"}),
+    )
+    records = [
+        SnapshotRecord(
+            external_id=f"ex_{i:016x}",
+            server_id=f"00000000-0000-0000-0000-{i:012d}",
+            status="completed",
+            conversation=([{"role": "system", "content": system}] if system else [])
+            + [{"role": "user", "content": row["question"]}],
+            answer=row["answer"],
+            metadata={"source": "gsm8k"},
+            suggestions=[],
+            responses=accepted,
+        )
+        for i, row in enumerate(rows)
+    ]
+    info = {"id": "20260101T000000Z-accepted", "workspace": "ftkit", "dataset": "accepted", "content_sha256": "0" * 64,
+            "guideline_version": "", "pulled_at": "2026-01-01T00:00:00+00:00", "review_design": {}}  # fmt: skip
+    build_export(project, Snapshot(id=info["id"], info=info, records=records), out=out)
+    return Path(out)
