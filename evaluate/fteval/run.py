@@ -125,6 +125,7 @@ def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | Non
         "versions": _versions(),
         "contestants": contestants,
     }
+    review_queue(output, "finetuned" if "finetuned" in contestants else "base+prompt")
     write_config(config, output / "fteval.resolved.yaml")
     with atomic_write(output / "results.json") as handle:
         handle.write(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
@@ -168,6 +169,28 @@ def heldout_loss(
             count += int(mask.sum())
     loss = total / count if count else float("nan")
     return {"loss": loss, "perplexity": math.exp(loss) if count and loss < 50 else float("inf")}
+
+
+def review_queue(output: Path, contestant: str) -> Path:
+    """Closing the loop: every answer of `contestant` that breaks the style, as an example in the contract
+    (`review_queue.jsonl`), for `ftdata import` + `ftdata push`: annotators mark it needs-edit and write
+    the right answer, and the next export trains on it.
+    """
+    from ftdata import write_examples
+
+    queue = []
+    for line in (output / "answers" / f"{contestant}.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if row["failed_checks"] and row["answer"].strip():
+            metadata = {
+                "source": f"fteval:{contestant}",
+                "test_id": row["id"],
+                "failed_checks": sorted(row["failed_checks"]),
+            }
+            queue.append(Example.create([*row["prompt"], {"role": "assistant", "content": row["answer"]}], metadata))
+    path = output / "review_queue.jsonl"
+    write_examples(path, queue)
+    return path
 
 
 def _contestant_model(base: Any, name: str, config: EvalConfig) -> tuple[Any, str | None]:

@@ -74,6 +74,19 @@ def test_three_contestants_scored_and_recorded(eval_config, export_dir, finetune
         )
     # The tiny model was trained on these answers' format: its loss on the test answers is far below the base model's.
     assert results["contestants"]["finetuned"]["scores"]["loss"] < results["contestants"]["base"]["scores"]["loss"] - 1
+    # Closing the loop: the fine-tune's failing answers, as examples ftdata imports for review.
+    from ftdata import read_examples
+
+    queue = read_examples(out / "review_queue.jsonl")
+    failing = [a for a in (json.loads(x) for x in (out / "answers" / "finetuned.jsonl").read_text().splitlines())
+               if a["failed_checks"] and a["answer"].strip()]  # fmt: skip
+    assert len(queue) == len(failing) and all(e.metadata["source"] == "fteval:finetuned" for e in queue)
+    from ftdata.importers import import_files
+    from ftdata.project import Project, init_project
+
+    init_project(out / "next-round")
+    [imported] = import_files(Project.open(out / "next-round"), [out / "review_queue.jsonl"])
+    assert imported.added == len({e.id for e in queue}) and not imported.rejected
     prompted = json.loads((out / "answers" / "base+prompt.jsonl").read_text().splitlines()[0])["prompt"]
     assert prompted[0] == {"role": "system", "content": SYSTEM}
 
