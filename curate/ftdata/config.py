@@ -54,6 +54,21 @@ def load_config(cls: type[T], path: str | os.PathLike | None = None, overrides: 
     return build(cls, data, source)
 
 
+def resolve_paths(config: Any, path: str | os.PathLike, keys: tuple[str, ...], model_key: str | None = None) -> None:
+    """Make `keys` of `config` absolute, relative to the folder of the file it was loaded from; `model_key`
+    likewise only when that folder holds it (otherwise it is a hub id and stays as written)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    for key in keys:
+        value = getattr(config, key)
+        if value and not os.path.isabs(value):
+            setattr(config, key, os.path.normpath(os.path.join(folder, value)))
+    if model_key:
+        value = getattr(config, model_key)
+        local = os.path.join(folder, value)
+        if value and not os.path.isabs(value) and os.path.exists(local):
+            setattr(config, model_key, os.path.normpath(local))
+
+
 def read_yaml_mapping(path: str | os.PathLike) -> dict[str, Any]:
     try:
         text = Path(path).read_text(encoding="utf-8")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from ftdata.config import ConfigError, load_config, option
+from ftdata.config import ConfigError, load_config, option, resolve_paths
 
 CONTESTANTS = ("base", "base+prompt", "finetuned", "previous")
 
@@ -54,12 +54,5 @@ def load_eval_config(path: str | os.PathLike, overrides: tuple[str, ...] | list[
             raise ConfigError(f"{path}: {key}: required")
     if not config.system_prompt.strip():
         raise ConfigError(f"{path}: system_prompt: required: the prompted baseline is what a fine-tune must beat")
-    folder = os.path.dirname(os.path.abspath(path))
-    for key in ("data", "style", "run", "previous_run", "output_dir"):
-        value = getattr(config, key)
-        if value and not os.path.isabs(value):
-            setattr(config, key, os.path.normpath(os.path.join(folder, value)))
-    local = os.path.join(folder, config.base_model)
-    if not os.path.isabs(config.base_model) and os.path.exists(local):
-        config.base_model = os.path.normpath(local)
+    resolve_paths(config, path, ("data", "style", "run", "previous_run", "output_dir"), model_key="base_model")
     return config

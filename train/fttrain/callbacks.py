@@ -10,14 +10,15 @@ from typing import Any
 from transformers import TrainerCallback
 
 
-def _peak_memory_mb() -> float:
+def peak_memory_mb() -> float:
+    """Peak memory of this process: CUDA allocations on a GPU, max RSS on the CPU (Linux reports KiB)."""
     import resource
 
     import torch
 
     if torch.cuda.is_available():
         return round(torch.cuda.max_memory_allocated() / 2**20, 1)
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux: KiB
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 class MetricsFile(TrainerCallback):
@@ -34,7 +35,7 @@ class MetricsFile(TrainerCallback):
         entry = {"step": state.global_step, "epoch": round(state.epoch or 0, 4), **(logs or {})}
         if "loss" in entry and now > then:
             entry["tokens_per_second"] = round((tokens - tokens_before) / (now - then), 1)
-        entry["peak_memory_mb"] = _peak_memory_mb()
+        entry["peak_memory_mb"] = peak_memory_mb()
         with open(self.path, "a", encoding="utf-8") as handle:  # appended: a resumed run continues the file
             handle.write(json.dumps(entry) + "\n")
 

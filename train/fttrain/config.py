@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ftdata.config import ConfigError, load_config, option
+from ftdata.config import ConfigError, load_config, option, resolve_paths
 
 
 @dataclass
@@ -82,12 +82,5 @@ def load_train_config(path: str | os.PathLike, overrides: tuple[str, ...] | list
     for key in ("base_model", "data"):
         if not getattr(config, key):
             raise ConfigError(f"{path}: {key}: required")
-    folder = os.path.dirname(os.path.abspath(path))
-    for key in ("data", "output_dir"):
-        value = getattr(config, key)
-        if not os.path.isabs(value):
-            setattr(config, key, os.path.normpath(os.path.join(folder, value)))
-    local = os.path.join(folder, config.base_model)
-    if not os.path.isabs(config.base_model) and os.path.exists(local):  # else: a hub id
-        config.base_model = os.path.normpath(local)
+    resolve_paths(config, path, ("data", "output_dir"), model_key="base_model")
     return config

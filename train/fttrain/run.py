@@ -22,6 +22,7 @@ from ftdata import ExportManifest, load_split
 from ftdata.atomic import atomic_write
 from ftdata.config import ConfigError, write_config
 from ftdata.errors import FtdataError
+from fttrain.callbacks import peak_memory_mb
 from fttrain.config import TrainConfig
 from fttrain.data import TokenizedSplit, explain_example, tokenize_examples
 
@@ -99,7 +100,6 @@ def run(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
     if not resume:  # a resumed run keeps the records of the run it continues
         _write_run_records(prepared, output)
 
-    import torch
     from transformers import PrinterCallback, Trainer, set_seed
 
     set_seed(config.seed)
@@ -131,7 +131,7 @@ def run(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
         "seconds": round(seconds, 1),
         "tokens_seen": trainer.state.num_input_tokens_seen,
         "tokens_per_second": round(trainer.state.num_input_tokens_seen / seconds, 1) if seconds else None,
-        "peak_memory_mb": _peak_memory_mb(torch),
+        "peak_memory_mb": peak_memory_mb(),
         "train_examples": len(prepared.train.items),
         "truncated_examples": prepared.train.truncated_examples,
         "data_manifest": prepared.manifest.fingerprint,
@@ -354,11 +354,3 @@ def _check_resumable(output: Path, config: TrainConfig) -> None:
     manifest = ExportManifest.read(config.data)
     if recorded.get("fingerprint") != manifest.fingerprint:
         raise ConfigError(f"{config.data}: not the export this run started on (manifest changed): start a new run")
-
-
-def _peak_memory_mb(torch) -> float:
-    if torch.cuda.is_available():
-        return round(torch.cuda.max_memory_allocated() / 2**20, 1)
-    import resource
-
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
