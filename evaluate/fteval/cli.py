@@ -24,6 +24,7 @@ def main() -> None:
 def run(config_path: Path, overrides: tuple[str, ...]) -> None:
     """Answer the export's test split with every contestant and score them; writes answers and results.json."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from fteval.config import load_eval_config
@@ -41,6 +42,7 @@ def run(config_path: Path, overrides: tuple[str, ...]) -> None:
     table.add_row("tokens/s", *(f"{c['generation']['tokens_per_second']:.0f}" for c in contestants.values()))
     console.print(f"{results['data']['n']} test examples of {results['data']['dataset']}")
     console.print(table)
+    console.print(f"[bold]Verdict.[/] {escape(results['verdict'])}")
     from fteval.report import write_report
 
     markdown, page = write_report(config.output_dir)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Literal
 
 from ftdata.config import ConfigError, load_config, option, resolve_paths
 
@@ -32,6 +33,9 @@ class EvalConfig:
     batch_size: int = option(16, "Prompts generated together (left-padded, greedy, with the KV cache)")
     limit: int | None = option(None, "Score only the first N test examples (none: all)")
     seed: int = option(13, "Seed: the same for every contestant")
+    generator: Literal["transformers", "vllm"] = option(
+        "transformers", "Generation backend: transformers (default) or vllm (if installed; CUDA only)"
+    )
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1 or self.batch_size < 1 or (self.limit is not None and self.limit < 1):

@@ -1,10 +1,12 @@
-"""Answer generation behind one small interface: transformers by default (vLLM can sit behind it too).
+"""Answer generation behind one small interface: transformers by default; vLLM where a user has it installed.
 
 Batched greedy decoding with **left** padding and the KV cache: with the tokenizer's usual right
 padding, batched answers silently go wrong (valid-JSON answers fell from 50/50 to 2/50 here).
 
 >>> generator = TransformersGenerator(model, tokenizer, batch_size=16)
 >>> answers = generator.generate([[{"role": "user", "content": "2+2?"}]], max_new_tokens=64)
+
+`make_generator(config, ...)` picks the backend named by the eval config's `generator` key.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 Conversation = Sequence[dict[str, str]]
 
@@ -83,3 +85,59 @@ class TransformersGenerator:
             if pad_token is None:
                 tokenizer.pad_token = None
         return answers
+
+
+class VLLMGenerator:
+    """Greedy generation through vLLM (never required: `pip install vllm` on a CUDA machine, then
+    `generator: vllm` in the eval config). One engine serves the base model and every adapter
+    (`enable_lora`); an adapter is passed per request, so contestants share the loaded weights.
+    """
+
+    _engines: ClassVar[dict[tuple[str, int], Any]] = {}  # one engine per base model and seed for the whole process
+
+    def __init__(
+        self,
+        base_model: str,
+        adapter: str | None = None,
+        seed: int = 0,
+        lora_rank: int = 64,
+        progress: Callable[[int], None] | None = None,
+    ):
+        try:
+            import vllm
+        except ImportError:
+            raise ImportError("generator: vllm needs the vllm package (`pip install vllm`, CUDA only)") from None
+        key = (base_model, seed)
+        if key not in self._engines:
+            self._engines[key] = vllm.LLM(model=base_model, enable_lora=True, max_lora_rank=lora_rank, seed=seed)
+        self.engine = self._engines[key]
+        self.sampling = vllm.SamplingParams(temperature=0.0, seed=seed)
+        self.lora = None
+        if adapter:
+            from vllm.lora.request import LoRARequest
+
+            self.lora = LoRARequest(adapter, abs(hash(adapter)) % 2**31 + 1, adapter)
+        self.progress = progress
+        self.stats = GenerationStats()
+
+    def generate(self, conversations: Sequence[Conversation], max_new_tokens: int) -> list[str]:
+        self.sampling.max_tokens = max_new_tokens
+        began = time.perf_counter()
+        outputs = self.engine.chat([list(c) for c in conversations], self.sampling, lora_request=self.lora)
+        self.stats.seconds += time.perf_counter() - began
+        self.stats.prompts += len(conversations)
+        self.stats.new_tokens += sum(len(output.outputs[0].token_ids) for output in outputs)
+        if self.progress is not None:
+            self.progress(len(conversations))
+        return [output.outputs[0].text.strip() for output in outputs]
+
+
+def make_generator(
+    config: Any, model: Any, tokenizer: Any, adapter: str | None, progress: Callable[[int], None] | None = None
+) -> Generator:
+    """The backend the eval config names: `transformers` (the loaded `model`) or `vllm` (its own engine)."""
+    if config.generator == "vllm":
+        if config.gguf_file:
+            raise ValueError("generator: vllm: a GGUF base model is not supported here; use generator: transformers")
+        return VLLMGenerator(config.base_model, adapter, seed=config.seed, progress=progress)
+    return TransformersGenerator(model, tokenizer, config.batch_size, progress=progress)

@@ -119,10 +119,73 @@ def _length_plot(answers: dict[str, list[dict[str, Any]]]) -> bytes:
     references = next((rows for rows in answers.values() if rows), [])
     if references:
         lengths["reference"] = [len(a["reference"].split()) for a in references]
-    axis.boxplot(list(lengths.values()), tick_labels=list(lengths), vert=True)
+    axis.boxplot(list(lengths.values()), tick_labels=list(lengths))
     axis.set_ylabel("words per answer")
     axis.set_title("Answer lengths")
     return _figure_png(figure)
+
+
+def verdict_text(results: dict[str, Any]) -> str:
+    """results.json's verdict, or one computed now for results written before verdicts existed."""
+    from fteval.verdict import verdict
+
+    return results.get("verdict") or verdict(results)
+
+
+COMPARISON_HEADER = ("metric", "contestant", "baseline", "difference", "95 % CI", "McNemar p", "verdict")
+
+
+def comparison_rows(results: dict[str, Any]) -> list[tuple[str, ...]]:
+    """The paired comparisons as table cells; differences in points (x100) for shares, raw for other metrics."""
+    rows = []
+    for c in results.get("comparisons", []):
+        scale = 100 if c["metric"] != "loss" else 1
+        rows.append(
+            (
+                c["metric"],
+                c["contestant"],
+                c["baseline"],
+                f"{c['difference'] * scale:+.1f}",
+                f"{c['ci_low'] * scale:+.1f} to {c['ci_high'] * scale:+.1f}",
+                "–" if c.get("p_value") is None else f"{c['p_value']:.3g}",
+                c["verdict"],
+            )
+        )
+    return rows
+
+
+def _comparison_markdown(results: dict[str, Any]) -> list[str]:
+    rows = comparison_rows(results)
+    if not rows:
+        return []
+    lines = [
+        "## Paired comparisons",
+        "",
+        "Every contestant answered the same test prompts: differences are per example, in points (percentage "
+        "points for pass rates), with a paired bootstrap 95 % interval; 'better'/'worse' only where the interval "
+        "excludes zero and McNemar's exact test agrees.",
+        "",
+        "| " + " | ".join(COMPARISON_HEADER) + " |",
+        "|" + "---|" * len(COMPARISON_HEADER),
+    ]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _comparison_html(results: dict[str, Any]) -> str:
+    rows = comparison_rows(results)
+    if not rows:
+        return ""
+    esc = html.escape
+    head = "".join(f"<th>{esc(h)}</th>" for h in COMPARISON_HEADER)
+    cells = ["".join(f"<td>{esc(cell)}</td>" for cell in row[:-1]) for row in rows]
+    body = "".join(
+        f"<tr>{text}<td class='{esc(row[-1])}'>{esc(row[-1])}</td></tr>" for text, row in zip(cells, rows, strict=True)
+    )
+    return (
+        "<h2>Paired comparisons</h2><p>Same test prompts for every contestant: per-example differences with a paired "
+        "bootstrap 95 % interval; 'better'/'worse' only where it excludes zero and McNemar's exact test agrees.</p>"
+        f"<table><tr>{head}</tr>{body}</table>"
+    )
 
 
 def _failures(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -142,12 +205,15 @@ def _markdown(results: dict[str, Any], answers: dict[str, list[dict[str, Any]]])
         f"{data['n']} test examples; manifest `{data['manifest_fingerprint'][:12]}`; "
         f"base model `{results['base_model']}`.",
         "",
+        f"**Verdict.** {verdict_text(results)}",
+        "",
         "| metric | direction | " + " | ".join(contestants) + " |",
         "|---|---|" + "---|" * len(contestants),
     ]
     for metric, up, values in score_rows(results):
         cells = " | ".join(_fmt(values[c]) for c in contestants)
         lines.append(f"| {metric} | {'higher' if up else 'lower'} is better | {cells} |")
+    lines += ["", *_comparison_markdown(results)]
     lines += ["", "![pass rates](plots/pass_rates.png)", "", "![lengths](plots/lengths.png)", ""]
     for name in contestants:
         failing = _failures(answers[name])
@@ -202,6 +268,8 @@ def _html(results: dict[str, Any], answers: dict[str, list[dict[str, Any]]], plo
         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;"
         "vertical-align:top}td.best{background:#e6f4ea;font-weight:600}pre{white-space:pre-wrap;margin:0;"
         "max-width:700px}img{max-width:100%;display:block;margin:1em 0}"
+        ".verdict{font-size:1.1em;background:#f4f6fb;padding:.8em 1em;border-left:4px solid #3b5bdb}"
+        "td.better{color:#0a7a2f;font-weight:600}td.worse{color:#b3261e;font-weight:600}"
     )
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
@@ -209,6 +277,8 @@ def _html(results: dict[str, Any], answers: dict[str, list[dict[str, Any]]], plo
         f"<h1>fteval report: {esc(data['dataset'])}</h1>"
         f"<p>{data['n']} test examples; manifest <code>{esc(data['manifest_fingerprint'][:12])}</code>; "
         f"base model <code>{esc(results['base_model'])}</code>; created {esc(results.get('created_at', ''))}.</p>"
+        f"<p class='verdict'><strong>Verdict.</strong> {esc(verdict_text(results))}</p>"
         f"<table><tr><th>metric</th><th>direction</th>{head}</tr>{''.join(rows)}</table>"
+        f"{_comparison_html(results)}"
         f"{images}{''.join(sections)}</body></html>\n"
     )

@@ -28,7 +28,9 @@ from ftdata.config import write_config
 from ftdata.errors import FtdataError
 from ftdata.style import StyleSpec
 from fteval.config import EvalConfig
-from fteval.generate import TransformersGenerator
+from fteval.generate import make_generator
+from fteval.stats import compare_contestants
+from fteval.verdict import verdict
 
 RESULTS_SCHEMA_VERSION = 1
 # Every score with its direction, so a comparison never has to guess.
@@ -67,6 +69,14 @@ def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | Non
         if folder and not (Path(folder) / "adapter_config.json").is_file():
             raise EvalError(f"{name}: {folder} holds no adapter: point it at an `fttrain run` folder")
 
+    if config.generator == "vllm":
+        import importlib.util
+
+        if importlib.util.find_spec("vllm") is None:
+            raise EvalError("generator: vllm: the vllm package is not installed (`pip install vllm`, CUDA only)")
+        if config.gguf_file:
+            raise EvalError("generator: vllm: a GGUF base model is not supported here; use generator: transformers")
+
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 
@@ -79,21 +89,23 @@ def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | Non
     (output / "answers").mkdir(parents=True, exist_ok=True)
     references = [e.completion for e in examples]
     contestants: dict[str, Any] = {}
+    per_example: dict[str, dict[str, list[float]]] = {}
     for name in config.contestants():
         set_seed(config.seed)
         model, adapter = _contestant_model(base, name, config)
         system = config.system_prompt if name == "base+prompt" else None
         conversations = contestant_prompts(examples, system)
         tick = (lambda n, name=name: progress(f"generating: {name}", n, len(examples))) if progress else None
-        generator = TransformersGenerator(model, tokenizer, config.batch_size, progress=tick)
+        generator = make_generator(config, model, tokenizer, adapter, progress=tick)
         answers = generator.generate(conversations, config.max_new_tokens)
-        scores = score_answers(answers, references, spec, config.answer_pattern)
-        scores |= heldout_loss(model, tokenizer, examples, system)
+        scores, per_example[name] = score_answers(answers, references, spec, config.answer_pattern)
+        scores |= heldout_loss(model, tokenizer, examples, system, config.batch_size)
         contestants[name] = {
             "adapter": adapter,
             "n": len(answers),
             "scores": scores,
             "generation": {
+                "backend": config.generator,
                 "tokens_per_second": round(generator.stats.tokens_per_second, 1),
                 "seconds": round(generator.stats.seconds, 2),
                 "new_tokens": generator.stats.new_tokens,
@@ -102,6 +114,8 @@ def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | Non
         _write_answers(output / "answers" / f"{name}.jsonl", examples, conversations, answers, spec)
         if adapter:
             base = model.unload()  # LoRA layers removed, not merged: the next contestant starts from the bare base
+    directions = {name: up for name, (up, _) in METRICS.items()}
+    comparisons = compare_contestants(per_example, directions)
     results = {
         "schema_version": RESULTS_SCHEMA_VERSION,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -123,8 +137,11 @@ def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | Non
             "system_prompt": config.system_prompt,
         },
         "versions": _versions(),
+        "training": training_record(config.run),
         "contestants": contestants,
+        "comparisons": [c.to_dict() for c in comparisons],
     }
+    results["verdict"] = verdict(results)
     review_queue(output, "finetuned" if "finetuned" in contestants else "base+prompt")
     write_config(config, output / "fteval.resolved.yaml")
     with atomic_write(output / "results.json") as handle:
@@ -134,35 +151,69 @@ def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | Non
 
 def score_answers(
     answers: Sequence[str], references: Sequence[str], spec: StyleSpec, answer_pattern: str | None = None
-) -> dict[str, float]:
-    """Style pass rates (per check and strict) and reference similarity, through the evaluate metric modules."""
+) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """Style pass rates (per check and strict) and reference similarity, through the evaluate metric modules;
+    also each metric's per-example values, aligned with `answers`, for the paired statistics."""
     from fteval.metrics import load_metric
 
-    style = load_metric("style_adherence").compute(predictions=list(answers), spec=spec.source)
-    rouge = load_metric("rouge_l").compute(predictions=list(answers), references=list(references))
+    predictions, targets = list(answers), list(references)
+    style = load_metric("style_adherence").compute(predictions=predictions, spec=spec.source, per_example=True)
+    rouge = load_metric("rouge_l").compute(predictions=predictions, references=targets, per_example=True)
     options = {"regex": answer_pattern} if answer_pattern else {}
-    exact = load_metric("exact_match").compute(predictions=list(answers), references=list(references), **options)
-    scores = {k: float(v) for k, v in style.items() if k != "n"}
-    return scores | {"rougeL": float(rouge["rougeL"]), "exact_match": float(exact["exact_match"])}
+    exact = load_metric("exact_match").compute(predictions=predictions, references=targets, per_example=True, **options)
+    scores = {k: float(v) for k, v in style.items() if k not in ("n", "per_example")}
+    scores |= {"rougeL": float(rouge["rougeL"]), "exact_match": float(exact["exact_match"])}
+    per_example = {
+        "strict": [float(row["strict"]) for row in style["per_example"]],
+        **{f"pass_rate/{c.id}": [float(row[c.id]) for row in style["per_example"]] for c in spec.checks},
+        "rougeL": list(rouge["rougeL_per_example"]),
+        "exact_match": [float(match) for match in exact["exact_match_per_example"]],
+    }
+    return scores, per_example
+
+
+def training_record(run_folder: str | None) -> dict[str, Any] | None:
+    """What the `finetuned` contestant cost: the run's summary.json (steps, epochs, tokens seen, seconds)."""
+    if not run_folder or not (Path(run_folder) / "summary.json").is_file():
+        return None
+    summary = json.loads((Path(run_folder) / "summary.json").read_text(encoding="utf-8"))
+    keys = ("steps", "epochs", "tokens_seen", "train_examples", "seconds", "method", "final_loss", "eval_loss")
+    return {"run": str(run_folder)} | {key: summary.get(key) for key in keys}
 
 
 def heldout_loss(
-    model: Any, tokenizer: Any, examples: Sequence[Example], system_prompt: str | None
+    model: Any, tokenizer: Any, examples: Sequence[Example], system_prompt: str | None, batch_size: int = 16
 ) -> dict[str, float]:
-    """Mean cross-entropy of the reference answers (assistant tokens only), as the contestant is prompted."""
+    """Mean cross-entropy of the reference answers (assistant tokens only), as the contestant is prompted.
+
+    Batched with right padding (padding sits after every real token, and its labels are ignored); examples
+    are sorted by length first so a batch holds little padding.
+    """
     import torch
 
     from fttrain.data import IGNORE_INDEX, tokenize_example
 
-    total, count = 0.0, 0
+    items = []
     for example in examples:
         messages = contestant_prompts([example], system_prompt)[0] + [example.messages[-1].to_dict()]
-        item = tokenize_example(Example.create(messages), tokenizer, max_seq_len=4096)
-        ids = torch.tensor([item.input_ids], device=model.device)
-        labels = torch.tensor([item.labels], device=model.device)
+        items.append(tokenize_example(Example.create(messages), tokenizer, max_seq_len=4096))
+    items.sort(key=lambda item: len(item.input_ids))
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    total, count = 0.0, 0
+    for start in range(0, len(items), batch_size):
+        batch = items[start : start + batch_size]
+        width = max(len(item.input_ids) for item in batch)
+        ids = torch.full((len(batch), width), pad, dtype=torch.long)
+        labels = torch.full((len(batch), width), IGNORE_INDEX, dtype=torch.long)
+        attention = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, item in enumerate(batch):
+            ids[row, : len(item.input_ids)] = torch.tensor(item.input_ids)
+            labels[row, : len(item.labels)] = torch.tensor(item.labels)
+            attention[row, : len(item.input_ids)] = 1
+        ids, labels, attention = ids.to(model.device), labels.to(model.device), attention.to(model.device)
         with torch.no_grad():
-            logits = model(input_ids=ids, use_cache=False).logits[0, :-1].float()
-        targets = labels[0, 1:]
+            logits = model(input_ids=ids, attention_mask=attention, use_cache=False).logits[:, :-1].float()
+        targets = labels[:, 1:]
         mask = targets != IGNORE_INDEX
         if mask.any():
             total += float(torch.nn.functional.cross_entropy(logits[mask], targets[mask], reduction="sum"))

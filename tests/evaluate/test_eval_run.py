@@ -1,5 +1,6 @@
 """fteval end to end on the tiny model: three contestants on a small export, results, and the regression gate."""
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -74,6 +75,14 @@ def test_three_contestants_scored_and_recorded(eval_config, export_dir, finetune
         )
     # The tiny model was trained on these answers' format: its loss on the test answers is far below the base model's.
     assert results["contestants"]["finetuned"]["scores"]["loss"] < results["contestants"]["base"]["scores"]["loss"] - 1
+    # Paired statistics for every documented pair, the verdict, and what the fine-tune cost.
+    pairs = {(c["baseline"], c["contestant"]) for c in results["comparisons"]}
+    assert pairs == {("base+prompt", "finetuned"), ("base", "finetuned"), ("base", "base+prompt")}
+    strict = next(c for c in results["comparisons"] if c["metric"] == "strict" and c["baseline"] == "base")
+    assert strict["n"] == n and strict["ci_low"] <= strict["difference"] <= strict["ci_high"]
+    assert strict["verdict"] in ("better", "worse", "not significant")
+    assert results["verdict"] and "format adherence" in results["verdict"]
+    assert results["training"]["run"] == str(finetuned_run) and results["training"]["tokens_seen"] > 0
     # Closing the loop: the fine-tune's failing answers, as examples ftdata imports for review.
     from ftdata import read_examples
 
@@ -124,6 +133,46 @@ def test_bad_config_errors(eval_config, tmp_path):
     no_prompt = eval_config(system_prompt="")
     result = runner.invoke(main, ["run", str(no_prompt)])
     assert result.exit_code == 2 and "system_prompt: required" in result.output
+    if importlib.util.find_spec("vllm") is None:
+        result = runner.invoke(main, ["run", str(eval_config(generator="vllm"))])
+        assert result.exit_code == 2 and "the vllm package is not installed" in result.output
+    result = runner.invoke(main, ["run", str(eval_config(generator="tgi"))])
+    assert result.exit_code == 2 and "generator" in result.output and "vllm" in result.output
     not_a_run = eval_config(run=str(tmp_path))
     result = runner.invoke(main, ["run", str(not_a_run)])
     assert result.exit_code == 2 and "holds no adapter" in result.output
+
+
+def test_heldout_loss_is_the_same_batched_and_one_at_a_time(tiny_model_dir, export_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ftdata import load_split
+    from fteval.run import heldout_loss
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    examples = load_split(export_dir, "test")
+    one_at_a_time = heldout_loss(model, tokenizer, examples, "Be brief.", batch_size=1)
+    batched = heldout_loss(model, tokenizer, examples, "Be brief.", batch_size=8)
+    assert batched["loss"] == pytest.approx(one_at_a_time["loss"], rel=1e-4)
+
+
+def test_fttrain_evaluates_the_run_when_its_config_names_an_eval(eval_config, tiny_model_dir, export_dir, tmp_path):
+    from fttrain.cli import main as fttrain_main
+
+    eval_path = eval_config(limit=4, run=None)
+    train_path = tmp_path / "train.yaml"
+    train = {
+        "base_model": str(tiny_model_dir), "data": str(export_dir), "output_dir": str(tmp_path / "run"),
+        "method": "lora", "epochs": 1, "batch_size": 8, "gradient_accumulation": 1, "max_seq_len": 256,
+        "evaluate": str(eval_path),
+    }  # fmt: skip
+    train_path.write_text(yaml.safe_dump(train))
+    result = CliRunner().invoke(fttrain_main, ["run", str(train_path)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    evaluation = summary["evaluation"]
+    assert Path(evaluation["report"]).is_file() and evaluation["verdict"]
+    results = json.loads(Path(evaluation["results"]).read_text())
+    assert list(results["contestants"]) == ["base", "base+prompt", "finetuned"]
+    assert results["contestants"]["finetuned"]["adapter"] == str(tmp_path / "run")

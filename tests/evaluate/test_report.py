@@ -73,3 +73,23 @@ def test_cli_report(tmp_path):
     make_eval_folder(tmp_path)
     result = CliRunner().invoke(main, ["report", str(tmp_path)])
     assert result.exit_code == 0 and "report.html" in result.output
+
+
+def test_the_report_opens_with_the_verdict_and_the_paired_comparisons(tmp_path):
+    from fteval.stats import paired_comparison
+
+    make_eval_folder(tmp_path)
+    results = json.loads((tmp_path / "results.json").read_text())
+    results["contestants"]["base+prompt"] = {"scores": {"strict": 0.1, "pass_rate/final-answer-line": 0.1}}
+    comparison = paired_comparison("strict", "base+prompt", [0] * 36 + [1] * 4, "finetuned", [1] * 40)
+    results["comparisons"] = [comparison.to_dict()]
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    (tmp_path / "answers" / "base+prompt.jsonl").write_text((tmp_path / "answers" / "base.jsonl").read_text())
+    markdown, page = write_report(tmp_path)
+    lines = markdown.read_text().splitlines()
+    assert lines[4].startswith("**Verdict.** The fine-tune beats the prompt baseline on format adherence by +90.0")
+    assert "| strict | finetuned | base+prompt | +90.0 |" in markdown.read_text()
+    parser = Collector()
+    parser.feed(page.read_text())
+    text = "".join(parser.text)
+    assert "Verdict. The fine-tune beats the prompt baseline" in text and "Paired comparisons" in text

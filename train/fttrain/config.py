@@ -63,6 +63,9 @@ class TrainConfig:
     early_stopping_patience: int = option(0, "Stop after this many evaluations without improvement (0: never)")
     logging_steps: int = option(10, "Steps between metric lines")
     save_steps: int = option(0, "Steps between checkpoints for --resume (0: once per epoch)")
+    evaluate: str | None = option(
+        None, "An fteval config run when training ends, scoring this run as `finetuned` (results in output_dir/eval)"
+    )
     gpu_memory_gb: float = option(80.0, "`plan`: memory of the GPU you will train on")
     gpu_tokens_per_second: float = option(2500.0, "`plan`: training throughput you expect on it, tokens/s")
     gpu_usd_per_hour: float = option(2.0, "`plan`: what an hour of that GPU costs")
@@ -82,5 +85,5 @@ def load_train_config(path: str | os.PathLike, overrides: tuple[str, ...] | list
     for key in ("base_model", "data"):
         if not getattr(config, key):
             raise ConfigError(f"{path}: {key}: required")
-    resolve_paths(config, path, ("data", "output_dir"), model_key="base_model")
+    resolve_paths(config, path, ("data", "output_dir", "evaluate"), model_key="base_model")
     return config

@@ -140,7 +140,24 @@ def run(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
     with atomic_write(output / "summary.json") as handle:
         handle.write(json.dumps(summary, indent=2) + "\n")
     plot_losses(history, output / "loss.png")
+    if config.evaluate:
+        summary["evaluation"] = evaluate_run(config.evaluate, output)
+        with atomic_write(output / "summary.json") as handle:
+            handle.write(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def evaluate_run(eval_config_path: str, run_folder: Path) -> dict[str, Any]:
+    """`fteval run` on the adapter just trained (config `evaluate:`), its report written to run_folder/eval."""
+    from fteval.config import load_eval_config
+    from fteval.report import write_report
+    from fteval.run import run_eval
+
+    output = run_folder / "eval"
+    config = load_eval_config(eval_config_path, [f"run={run_folder}", f"output_dir={output}"])
+    results = run_eval(config)
+    _, page = write_report(output)
+    return {"results": str(output / "results.json"), "report": str(page), "verdict": results["verdict"]}
 
 
 def load_tokenizer(config: TrainConfig):

@@ -27,6 +27,7 @@ Args:
     ignore_punctuation (bool): drop ASCII punctuation and symbols (string.punctuation) and every Unicode
         punctuation character. Default False.
     strip (bool): ignore whitespace at either end. Default False.
+    per_example (bool): also return `exact_match_per_example`, one bool per pair (for paired statistics).
 Returns:
     exact_match (float, 0 to 1, higher is better).
 Examples:
@@ -53,19 +54,29 @@ class ExactMatch(evaluate.Metric):
             ),
         )
 
-    def _compute(self, predictions, references, regex=None, ignore_case=False, ignore_punctuation=False, strip=False):
+    def _compute(
+        self,
+        predictions,
+        references,
+        regex=None,
+        ignore_case=False,
+        ignore_punctuation=False,
+        strip=False,
+        per_example=False,
+    ):
         if len(predictions) != len(references):
             raise ValueError(f"exact_match: {len(predictions)} predictions but {len(references)} references")
         if not predictions:
             raise ValueError("exact_match: no predictions to score")
         pattern = None if regex is None else re.compile(regex, re.MULTILINE)
         options = {"pattern": pattern, "ignore_case": ignore_case, "ignore_punctuation": ignore_punctuation}
-        matches = 0
+        matches = []
         for prediction, reference in zip(predictions, references, strict=True):
             left = _normalise(prediction, strip=strip, **options)
             right = _normalise(reference, strip=strip, **options)
-            matches += left is not None and left == right
-        return {"exact_match": matches / len(predictions)}
+            matches.append(left is not None and left == right)
+        result = {"exact_match": sum(matches) / len(predictions)}
+        return result | ({"exact_match_per_example": matches} if per_example else {})
 
 
 def _normalise(text, *, pattern, ignore_case, ignore_punctuation, strip):

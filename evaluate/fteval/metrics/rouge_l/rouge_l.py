@@ -22,6 +22,7 @@ Args:
     references (list of str): one reference per prediction.
     use_stemmer (bool): Porter-stem tokens before matching ("cats" matches "cat"). Default False, as the hub's rouge.
     tokenizer (callable str -> list of str, optional): replaces the default tokenizer.
+    per_example (bool): also return `rougeL_per_example`, one F-measure per pair (for paired statistics).
 Returns:
     rougeL (float, 0 to 1, higher is better).
 Examples:
@@ -65,7 +66,7 @@ class RougeL(evaluate.Metric):
             ),
         )
 
-    def _compute(self, predictions, references, use_stemmer=False, tokenizer=None):
+    def _compute(self, predictions, references, use_stemmer=False, tokenizer=None, per_example=False):
         if len(predictions) != len(references):
             raise ValueError(f"rouge_l: {len(predictions)} predictions but {len(references)} references")
         if not predictions:
@@ -80,4 +81,5 @@ class RougeL(evaluate.Metric):
             scorer.score(reference, prediction)["rougeL"].fmeasure
             for prediction, reference in zip(predictions, references, strict=True)
         ]
-        return {"rougeL": float(sum(scores) / len(scores))}
+        result = {"rougeL": float(sum(scores) / len(scores))}
+        return result | ({"rougeL_per_example": [float(score) for score in scores]} if per_example else {})

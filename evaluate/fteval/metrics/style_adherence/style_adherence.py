@@ -27,6 +27,7 @@ Args:
     spec (dict, str or path): required. A spec in the `StyleSpec.from_dict` format
         ({"name": ..., "checks": [{"check": "lines:last_matches", "pattern": ...}, ...]}), the path of a YAML spec
         file, or a `StyleSpec`.
+    per_example (bool): also return `per_example`, one {check id: passed, "strict": passed} per answer.
 Returns:
     `pass_rate/<check id>` (float, higher is better) for each check in spec order, `strict` (float), `n` (int).
 Examples:
@@ -48,7 +49,7 @@ class StyleAdherence(evaluate.Metric):
             features=datasets.Features({"predictions": datasets.Value("string")}),
         )
 
-    def _compute(self, predictions, references=None, spec=None):
+    def _compute(self, predictions, references=None, spec=None, per_example=False):
         style = _style_spec(spec)
         if not predictions:
             raise ValueError("style_adherence: no answers to score")
@@ -59,6 +60,12 @@ class StyleAdherence(evaluate.Metric):
         }
         scores["strict"] = sum(all(r.passed for r in result.values()) for result in results) / n
         scores["n"] = n
+        if per_example:  # one dict per answer: check id -> passed, and strict
+            scores["per_example"] = [
+                {check.id: result[check.id].passed for check in style.checks}
+                | {"strict": all(r.passed for r in result.values())}
+                for result in results
+            ]
         return scores
 
 
