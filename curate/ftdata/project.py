@@ -22,7 +22,9 @@ PROJECT_FILE = "ftdata.yaml"
 @dataclass
 class LintConfig:
     tokenizer: str | None = option(
-        None, "Tokenizer for token counts: the base model's, as a local path or hub id (none: no length check)"
+        None,
+        "Tokenizer for token counts: the base model's, as a local folder (relative to ftdata.yaml) or hub id "
+        "(none: no length check)",
     )
     max_seq_len: int = option(2048, "Training's max_seq_len: longer examples (chat template included) get truncated")
     near_duplicate_threshold: float = option(
@@ -128,7 +130,12 @@ class Project:
         config_path = root / PROJECT_FILE
         if not config_path.is_file():
             raise ConfigError(f"{config_path}: no project here: run `ftdata init` or pass --project DIR")
-        return cls(root=root, config=load_config(ProjectConfig, config_path, overrides))
+        config = load_config(ProjectConfig, config_path, overrides)
+        tokenizer = config.lint.tokenizer
+        if tokenizer and not os.path.isabs(tokenizer) and (root / tokenizer).exists():
+            # A local tokenizer folder is relative to ftdata.yaml, like every path in it; otherwise a hub id.
+            config.lint.tokenizer = str((root / tokenizer).resolve())
+        return cls(root=root, config=config)
 
     def resolve(self, relative: str) -> Path:
         return self.root / os.path.expanduser(relative)

@@ -3,7 +3,8 @@
 The same registry lints the training data (`ftdata check`) and scores the model (fteval): a check
 is a pure, deterministic function of the answer and explicit parameters, registered under a name
 such as `format:json` or `length:max_words`. A missing or unknown parameter is an error, never a
-default.
+default. The registry also holds a check for each of IFEval's verifiable instructions, reading text as lm-eval's
+IFEval verifier does (`fteval.ifeval` maps an instruction and its kwargs onto them).
 
 A spec file (YAML):
 
@@ -185,6 +186,394 @@ def _casing(answer: str, *, style: str) -> CheckResult:
 CASING_STYLES = ("lower", "upper", "sentence")
 
 
+# --- counting with a relation, and IFEval's verifiable instructions ----------------------------
+# fteval.ifeval maps each of IFEval's instructions onto these checks. Where IFEval (lm-eval's verifier) reads text in
+# an unusual way, the check reads it the same way and says so: a score here then means what an IFEval score means.
+
+RELATIONS: dict[str, Callable[[int, int], bool]] = {
+    "less than": lambda count, target: count < target,
+    "at most": lambda count, target: count <= target,
+    "exactly": lambda count, target: count == target,
+    "at least": lambda count, target: count >= target,
+    "more than": lambda count, target: count > target,
+}
+
+
+def _compare(count: int, relation: str, target: int, what: str) -> CheckResult:
+    if RELATIONS[relation](count, target):
+        return CheckResult(True)
+    return CheckResult(False, f"{count} {what}, need {relation} {target}")
+
+
+@register("format:json_fenced")
+def _format_json_fenced(answer: str) -> CheckResult:
+    """The answer is JSON, bare or inside one markdown code fence (```json ... ```).
+
+    IFEval's json_format: outer whitespace (any Unicode space) is stripped, then the prefixes ```json, ```Json,
+    ```JSON and ``` are removed in that order, then a trailing ```. Unlike `format:json`, a fenced answer passes.
+    """
+    text = answer.strip()
+    for prefix in ("```json", "```Json", "```JSON", "```"):
+        text = text.removeprefix(prefix)
+    try:
+        json.loads(text.removesuffix("```").strip())
+    except json.JSONDecodeError as error:
+        return CheckResult(False, f"not JSON: {error.msg} at column {error.colno}")
+    return CheckResult(True)
+
+
+# IFEval's bullet patterns, kept as they are: a line whose first non-space character is '*' followed by anything but
+# '*', or is '-'. So '---' rules and '-5 degrees' count, '**bold**' and '+ item' do not, and a line that is a lone
+# '*' swallows the next line ('^\s*' and '[^*]' may cross a line break).
+_STAR_BULLET = re.compile(r"^\s*\*[^\*].*$", re.MULTILINE)
+_DASH_BULLET = re.compile(r"^\s*-.*$", re.MULTILINE)
+
+
+@register("markdown:bullet_count", relation=str, count=int)
+def _bullet_count(answer: str, *, relation: str, count: int) -> CheckResult:
+    """The number of markdown bullet lines ('* item' or '- item') compares to `count` by `relation`.
+
+    Counted as IFEval's number_bullet_lists does: see `_STAR_BULLET` and `_DASH_BULLET`.
+    """
+    found = len(_STAR_BULLET.findall(answer)) + len(_DASH_BULLET.findall(answer))
+    return _compare(found, relation, count, "bullet(s)")
+
+
+_SINGLE_HIGHLIGHT = re.compile(r"\*[^\n\*]*\*")
+_DOUBLE_HIGHLIGHT = re.compile(r"\*\*[^\n\*]*\*\*")
+
+
+@register("markdown:highlight_count", relation=str, count=int)
+def _highlight_count(answer: str, *, relation: str, count: int) -> CheckResult:
+    """The number of non-empty *highlighted* or **bold** spans compares to `count` by `relation`.
+
+    IFEval's number_highlighted_sections: spans do not cross a line, and any text between two asterisks on one line
+    counts ('a * b * c' holds one highlight, ' b ').
+    """
+    single = [span for span in _SINGLE_HIGHLIGHT.findall(answer) if span.strip("*").strip()]
+    double = [span for span in _DOUBLE_HIGHLIGHT.findall(answer) if span[2:-2].strip()]
+    return _compare(len(single) + len(double), relation, count, "highlight(s)")
+
+
+_TITLE = re.compile(r"<<[^\n]+>>")
+
+
+@register("title:double_angle_brackets")
+def _title(answer: str) -> CheckResult:
+    """The answer holds a title in double angle brackets, such as <<poem of joy>> (IFEval's title)."""
+    titles = _TITLE.findall(answer)
+    if any(title.lstrip("<").rstrip(">").strip() for title in titles):
+        return CheckResult(True)
+    return CheckResult(False, "no <<title>>")
+
+
+@register("sections:count", marker=str, relation=str, count=int)
+def _section_count(answer: str, *, marker: str, relation: str, count: int) -> CheckResult:
+    """The number of section headers '`marker` N' (e.g. 'Section 2') compares to `count` by `relation`.
+
+    IFEval's multiple_sections: the marker is case-sensitive and counts anywhere, mid-line too, with at most one
+    space before the number ('SECTION1' counts, 'Sections 1' does not). lm-eval reads the marker as a regex; here it
+    is literal text (the same for every marker in IFEval, which are plain words).
+    """
+    found = len(re.findall(re.escape(marker.strip()) + r"\s?\d+", answer))
+    return _compare(found, relation, count, f"{marker.strip()!r} section(s)")
+
+
+@register("phrases:contains_any", phrases=list)
+def _contains_any(answer: str, *, phrases: list) -> CheckResult:
+    """At least one of `phrases` appears, exactly as written (case-sensitive)."""
+    return CheckResult(True) if any(p in answer for p in phrases) else CheckResult(False, "none of the phrases")
+
+
+@register("phrases:required", phrases=list)
+def _required_phrases(answer: str, *, phrases: list) -> CheckResult:
+    """Every one of `phrases` appears (case-insensitive; inside a longer word counts: 'cat' in 'category')."""
+    missing = [p for p in phrases if not re.search(re.escape(p), answer, re.IGNORECASE)]
+    return CheckResult(False, f"missing {missing[0]!r}") if missing else CheckResult(True)
+
+
+@register("phrases:count", phrase=str, relation=str, count=int)
+def _phrase_count(answer: str, *, phrase: str, relation: str, count: int) -> CheckResult:
+    """How often `phrase` occurs (case-insensitive, non-overlapping, inside words too) compares to `count`."""
+    found = len(re.findall(re.escape(phrase), answer, re.IGNORECASE))
+    return _compare(found, relation, count, f"time(s) {phrase!r}")
+
+
+@register("words:forbidden", words=list)
+def _forbidden_words(answer: str, *, words: list) -> CheckResult:
+    """None of `words` appears as a whole word (case-insensitive: 'cat' is not found in 'category').
+
+    Unlike `phrases:forbidden`, which finds a phrase inside longer words too. Whole word means regex word
+    boundaries (\\b) at both ends, as IFEval's forbidden_words.
+    """
+    for word in words:
+        if re.search(r"\b" + re.escape(word) + r"\b", answer, re.IGNORECASE):
+            return CheckResult(False, f"contains {word!r}")
+    return CheckResult(True)
+
+
+@register("letters:count", letter=str, relation=str, count=int)
+def _letter_count(answer: str, *, letter: str, relation: str, count: int) -> CheckResult:
+    """How often `letter` occurs, either case, compares to `count` by `relation` (IFEval's letter_frequency)."""
+    found = answer.lower().count(letter.lower())
+    return _compare(found, relation, count, f"{letter!r}")
+
+
+@register("casing:all_lower")
+def _all_lower(answer: str) -> CheckResult:
+    """Every cased character is lower-case, and there is at least one (Python's str.islower).
+
+    Stricter than `casing:style` lower at the edges: an answer with no letters ('42') fails here, and cased
+    symbols such as 'Ⅷ' count. IFEval's english_lowercase also asks langdetect for English; this check does not.
+    """
+    return CheckResult(True) if answer.islower() else CheckResult(False, "not all lower-case")
+
+
+@register("casing:all_upper")
+def _all_upper(answer: str) -> CheckResult:
+    """Every cased character is upper-case, and there is at least one (Python's str.isupper).
+
+    As `casing:all_lower`, for IFEval's english_capital (whose language half is not checked here).
+    """
+    return CheckResult(True) if answer.isupper() else CheckResult(False, "not all upper-case")
+
+
+# Words as NLTK's word_tokenize splits them (IFEval counts capital words so), without NLTK, close enough that the
+# count of all-capital words agrees: a break at white space, quotes, most punctuation, '--' and '...', and at ',' or
+# ':' unless a digit follows; never at a single '.', '-', '/' or '_' inside a word.
+_NLTK_WORD_BREAK = re.compile(
+    r"[\s«»“”‘’„`\"*;@#$%&?!()\[\]{}<>\u2012-\u2015]|--|''|\.{2,}|[:,](?!\d)"
+    r"|(?<!\w)'(?!(?i:re|ve|ll|m|t|s|d|n)\b)(?=\w)"  # an opening quote, unless a contraction follows
+)
+# A quote ends a word where a space (not a line break) or some punctuation follows it. Then contractions come off the
+# end in two passes, as in NLTK: "DON'T" is DO + N'T (two capital words), "IT'S' " is IT + 'S + '.
+_NLTK_END_QUOTE = re.compile(r"(?<=[^'])'(?=[ «“‘„`;@#$%&?!\u2012-\u2015]|[:,](?!\d)|\.\.)")
+_NLTK_CONTRACTIONS = (
+    re.compile(r"(?<=[^'])(?:'[sSmMdD]|')$"),
+    re.compile(r"(?<=[^'])(?:'ll|'LL|'re|'RE|'ve|'VE|n't|N'T)$"),
+)
+_NLTK_TWO_WORDS = re.compile(r"(?i)\b(can)(not)\b|\b(gim)(me)\b|\b(gon)(na)\b|\b(got)(ta)\b|\b(lem)(me)\b|\b(wan)(na)$")
+_SENTENCE_CLOSERS = ")]}>\"'”’»"
+
+
+def _nltk_like_words(text: str) -> list[str]:
+    words: list[str] = []
+    for chunk_match in re.finditer(r"\S+", text):
+        chunk = chunk_match.group()
+        # word_tokenize splits sentences first (punkt) and detaches each one's final period; here a '.' (closing
+        # brackets or quotes after it aside) at the end of a chunk of non-space text ends a sentence.
+        if chunk.rstrip(_SENTENCE_CLOSERS).endswith("."):
+            chunk = chunk.rstrip(_SENTENCE_CLOSERS).rstrip(".") + " "
+        else:
+            chunk += text[chunk_match.end() : chunk_match.end() + 1]  # the white space after it, for _NLTK_END_QUOTE
+        for token in _NLTK_WORD_BREAK.split(_NLTK_END_QUOTE.sub(" ", chunk)):
+            for piece in _peel_contractions(token):
+                words += _NLTK_TWO_WORDS.sub(_spaced_groups, piece).split()
+    return words
+
+
+def _peel_contractions(token: str) -> list[str]:
+    tail: list[str] = []
+    for contraction in _NLTK_CONTRACTIONS:
+        if peeled := contraction.search(token):
+            tail.insert(0, peeled.group())
+            token = token[: peeled.start()]
+    return [token, *tail]
+
+
+def _spaced_groups(match: re.Match) -> str:
+    return " " + " ".join(group for group in match.groups() if group) + " "
+
+
+@register("casing:upper_word_count", relation=str, count=int)
+def _upper_word_count(answer: str, *, relation: str, count: int) -> CheckResult:
+    """The number of all-capital words ('NASA', 'U.S.A.', 'I') compares to `count` by `relation`.
+
+    A word counts when its cased characters are all upper-case (str.isupper). Words are split as NLTK's
+    word_tokenize splits them, which IFEval's capital_word_frequency uses (see `_NLTK_WORD_BREAK`):
+    'STATE-OF-THE-ART' and 'AND/OR' are one word each, "DON'T" and 'CANNOT' two. NLTK's punkt sentence splitter is
+    approximated (a '.' before white space ends a sentence); that matters only for a contraction before a period.
+    """
+    found = sum(word.isupper() for word in _nltk_like_words(answer))
+    return _compare(found, relation, count, "capital word(s)")
+
+
+@register("length:word_count", relation=str, count=int)
+def _word_count(answer: str, *, relation: str, count: int) -> CheckResult:
+    """The number of words compares to `count` by `relation`; a word is a run of letters, digits or '_' (\\w+).
+
+    IFEval's number_words counts so: "don't" and '1,000' are two words, 'state-of-the-art' four, an emoji none.
+    `length:max_words` and `length:min_words` split on white space instead.
+    """
+    return _compare(len(re.findall(r"\w+", answer)), relation, count, "word(s)")
+
+
+# Sentence ends: '.', '!' or '?' (repeats and closing quotes or brackets included) before white space or the end.
+_SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s|$)")
+_ABBREVIATIONS = frozenset({"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs"})
+_DOTTED_ABBREVIATION = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")  # e.g, i.e, U.S, a.m (their last '.' is the end)
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of `text`, split without NLTK's punkt model (not available offline), simply and predictably.
+
+    A sentence ends at '.', '!' or '?' followed by white space or the end of the text, except a single '.' after
+    a common title (Mr., Dr., St., vs.), a dotted abbreviation (e.g., i.e., U.S., a.m.), a single capital initial
+    (J. K. Rowling) or a list number at the start of a line ('1. Buy milk.'). Line breaks alone end nothing, as in
+    punkt; a stretch without a letter or digit is no sentence.
+
+    >>> split_sentences("Dr. Who arrived. Did he? Yes!!\n1. Go on")
+    ['Dr. Who arrived.', 'Did he?', 'Yes!!', '1. Go on']
+    """
+    sentences: list[str] = []
+    start = 0
+    for end in _SENTENCE_END.finditer(text):
+        if end.group().rstrip("\"'”’)]") == "." and _period_ends_nothing(text, end.start()):
+            continue
+        sentences.append(text[start : end.end()].strip())
+        start = end.end()
+    sentences.append(text[start:].strip())
+    return [sentence for sentence in sentences if any(c.isalnum() for c in sentence)]
+
+
+def _period_ends_nothing(text: str, period: int) -> bool:
+    line_start = text.rfind("\n", 0, period) + 1
+    before = text[line_start:period].split()
+    word = before[-1].lstrip("\"'“‘([") if before else ""
+    return (
+        word.lower() in _ABBREVIATIONS
+        or bool(_DOTTED_ABBREVIATION.fullmatch(word))
+        or (len(word) == 1 and word.isupper())
+        or (word.isdigit() and len(before) == 1)
+    )
+
+
+@register("sentences:count", relation=str, count=int)
+def _sentence_count(answer: str, *, relation: str, count: int) -> CheckResult:
+    """The number of sentences (see `split_sentences`) compares to `count` by `relation`.
+
+    IFEval's number_sentences counts with NLTK's punkt model, which ftdata does not use: expect the odd difference
+    on abbreviations punkt has learned.
+    """
+    return _compare(len(split_sentences(answer)), relation, count, "sentence(s)")
+
+
+@register("paragraphs:divider_count", relation=str, count=int)
+def _divider_paragraph_count(answer: str, *, relation: str, count: int) -> CheckResult:
+    """The number of paragraphs separated by markdown dividers (***) compares to `count` by `relation`.
+
+    IFEval's number_paragraphs: an empty stretch before the first or after the last divider is no paragraph; one
+    between two dividers fails the check. '****' is a divider plus a paragraph '*'.
+    """
+    paragraphs = re.split(r"\s?\*\*\*\s?", answer)
+    last = len(paragraphs) - 1
+    if any(not p.strip() for i, p in enumerate(paragraphs) if 0 < i < last):
+        return CheckResult(False, "an empty paragraph between two *** dividers")
+    found = sum(1 for p in paragraphs if p.strip())
+    return _compare(found, relation, count, "paragraph(s)")
+
+
+def _blank_line_paragraphs(answer: str) -> list[str]:
+    # Split on every '\n\n' exactly as IFEval: three or four line breaks leave empty or '\n'-led pieces.
+    return answer.split("\n\n")
+
+
+@register("paragraphs:blank_line_count", relation=str, count=int)
+def _blank_line_paragraph_count(answer: str, *, relation: str, count: int) -> CheckResult:
+    """The number of non-empty paragraphs between blank lines ('\\n\\n') compares to `count` by `relation`."""
+    found = sum(1 for p in _blank_line_paragraphs(answer) if p.strip())
+    return _compare(found, relation, count, "paragraph(s)")
+
+
+@register("paragraphs:nth_first_word", n=int, word=str)
+def _nth_paragraph_first_word(answer: str, *, n: int, word: str) -> CheckResult:
+    """Paragraph `n` (1-based, paragraphs split at '\\n\\n') starts with `word`, ignoring case.
+
+    IFEval's nth_paragraph_first_word reads paragraph n as the n-th piece between '\\n\\n' separators, empty pieces
+    included, so four line breaks in a row put an empty paragraph in the count of places (and fail when it is the
+    n-th); n beyond the number of non-empty paragraphs fails. The first word is the first white-space token,
+    without leading quotes, cut at the first of . , ? ! ' ".
+    """
+    pieces = _blank_line_paragraphs(answer)
+    if n > sum(1 for p in pieces if p.strip()) or not pieces[n - 1].strip():
+        return CheckResult(False, f"no paragraph {n}")
+    token = pieces[n - 1].split()[0].lstrip("'").lstrip('"')
+    first = re.split(r"[.,?!'\"]", token)[0].lower()
+    return CheckResult(True) if first == word.lower() else CheckResult(False, f"paragraph {n} starts with {first!r}")
+
+
+@register("placeholders:count", relation=str, count=int)
+def _placeholder_count(answer: str, *, relation: str, count: int) -> CheckResult:
+    """The number of [placeholders] in square brackets compares to `count` by `relation`.
+
+    IFEval's number_placeholders: the shortest '[...]' within a line, so '[]' and a markdown link's '[text]' count.
+    """
+    return _compare(len(re.findall(r"\[.*?\]", answer)), relation, count, "placeholder(s)")
+
+
+@register("postscript:present", marker=str)
+def _postscript(answer: str, *, marker: str) -> CheckResult:
+    """A postscript marked `marker` (e.g. 'P.S.') appears, anywhere and in either case (IFEval's postscript).
+
+    For 'P.S.' and 'P.P.S' a space or line break may follow each period ('P. S.'); 'P.S.' is found inside
+    'P.P.S.' too. Other markers are literal text (lm-eval reads them as a regex).
+    """
+    marker = marker.strip()
+    if marker == "P.P.S":
+        pattern = r"p\.\s?p\.\s?s"
+    elif marker == "P.S.":
+        pattern = r"p\.\s?s\."
+    else:
+        pattern = re.escape(marker.lower())
+    return CheckResult(True) if re.search(pattern, answer.lower()) else CheckResult(False, f"no {marker!r}")
+
+
+@register("text:starts_with", phrase=str)
+def _starts_with(answer: str, *, phrase: str) -> CheckResult:
+    """The answer starts with `phrase`, ignoring case and outer white space (IFEval's repeat_prompt)."""
+    if answer.strip().lower().startswith(phrase.strip().lower()):
+        return CheckResult(True)
+    return CheckResult(False, f"starts with {answer.strip()[:40]!r}")
+
+
+@register("text:ends_with", phrase=str)
+def _ends_with(answer: str, *, phrase: str) -> CheckResult:
+    """The answer ends with `phrase`, ignoring case, outer white space and outer double quotes (IFEval's end_checker).
+
+    The quotes are ignored so that an answer can be both wrapped in quotes and end with the phrase.
+    """
+    if answer.strip().strip('"').lower().endswith(phrase.strip().lower()):
+        return CheckResult(True)
+    return CheckResult(False, f"ends with {answer.strip()[-40:]!r}")
+
+
+@register("text:wrapped_in_quotes")
+def _wrapped_in_quotes(answer: str) -> CheckResult:
+    """The answer, outer white space aside, starts and ends with a straight double quote (\") (IFEval's quotation).
+
+    Curly quotes (“ ”) do not count; a lone '"' is not wrapped.
+    """
+    text = answer.strip()
+    ok = len(text) > 1 and text[0] == '"' and text[-1] == '"'
+    return CheckResult(ok, "" if ok else "not wrapped in double quotes")
+
+
+@register("text:two_responses", separator=str)
+def _two_responses(answer: str, *, separator: str) -> CheckResult:
+    """Exactly two different, non-empty responses separated by `separator` (IFEval's two_responses: '******').
+
+    Empty text before the first or after the last separator is allowed; an empty response between two is not.
+    """
+    parts = answer.split(separator)
+    last = len(parts) - 1
+    if any(not p.strip() for i, p in enumerate(parts) if 0 < i < last):
+        return CheckResult(False, "an empty response between two separators")
+    responses = [p.strip() for p in parts if p.strip()]
+    if len(responses) != 2:
+        return CheckResult(False, f"{len(responses)} response(s), need 2")
+    return CheckResult(True) if responses[0] != responses[1] else CheckResult(False, "the two responses are the same")
+
+
 # --- the spec ---------------------------------------------------------------------------------
 
 
@@ -265,9 +654,18 @@ def _validate_parameters(definition: CheckDefinition, parameters: Mapping[str, A
             raise StyleSpecError(f"{where}: {definition.name}: pattern is not a valid regex: {error}") from None
     if definition.name == "casing:style" and parameters["style"] not in CASING_STYLES:
         raise StyleSpecError(f"{where}: casing:style: style must be one of {', '.join(CASING_STYLES)}")
-    for key in ("phrases", "headings"):
+    for key in ("phrases", "headings", "words"):
         if key in parameters and not all(isinstance(item, str) and item for item in parameters[key]):
             raise StyleSpecError(f"{where}: {definition.name}: {key} must be a list of non-empty strings")
+    for key in ("phrase", "word", "marker", "separator"):
+        if key in parameters and not parameters[key].strip():
+            raise StyleSpecError(f"{where}: {definition.name}: {key} must be a non-empty string")
+    if "relation" in parameters and parameters["relation"] not in RELATIONS:
+        raise StyleSpecError(f"{where}: {definition.name}: relation must be one of {', '.join(RELATIONS)}")
+    if parameters.get("count", 0) < 0 or parameters.get("n", 1) < 1:
+        raise StyleSpecError(f"{where}: {definition.name}: count must be 0 or more, and n 1 or more")
+    if "letter" in parameters and not (len(parameters["letter"]) == 1 and parameters["letter"].isalpha()):
+        raise StyleSpecError(f"{where}: {definition.name}: letter must be a single letter")
     if definition.name == "format:json_schema":
         import jsonschema
 

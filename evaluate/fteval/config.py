@@ -33,13 +33,20 @@ class EvalConfig:
     batch_size: int = option(16, "Prompts generated together (left-padded, greedy, with the KV cache)")
     limit: int | None = option(None, "Score only the first N test examples (none: all)")
     seed: int = option(13, "Seed: the same for every contestant")
+    capability_tasks: list[str] = option(
+        ["ftkit_capability"],
+        "lm-eval tasks scored on base and finetuned (general-capability regression): the shipped local suite "
+        "`ftkit_capability` and/or any lm-eval task name (its dataset must be reachable); [] to skip",
+    )
+    capability_limit: int | None = option(None, "Score only the first N items of each capability task (none: all)")
     generator: Literal["transformers", "vllm"] = option(
         "transformers", "Generation backend: transformers (default) or vllm (if installed; CUDA only)"
     )
 
     def __post_init__(self) -> None:
-        if self.max_new_tokens < 1 or self.batch_size < 1 or (self.limit is not None and self.limit < 1):
-            raise ValueError("max_new_tokens, batch_size and limit must be positive")
+        limits = (self.limit, self.capability_limit)
+        if self.max_new_tokens < 1 or self.batch_size < 1 or any(n is not None and n < 1 for n in limits):
+            raise ValueError("max_new_tokens, batch_size, limit and capability_limit must be positive")
 
     def contestants(self) -> list[str]:
         names = ["base", "base+prompt"]

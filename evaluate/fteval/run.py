@@ -27,12 +27,14 @@ from ftdata.atomic import atomic_write
 from ftdata.config import write_config
 from ftdata.errors import FtdataError
 from ftdata.style import StyleSpec
+from fteval.capability import LOWER_IS_BETTER, capability_deltas, run_capability_suite
 from fteval.config import EvalConfig
 from fteval.generate import make_generator
 from fteval.stats import compare_contestants
 from fteval.verdict import verdict
 
 RESULTS_SCHEMA_VERSION = 1
+CAPABILITY_CONTESTANTS = ("base", "finetuned", "previous")  # the prompt does not change what a model knows
 # Every score with its direction, so a comparison never has to guess.
 METRICS = {
     "strict": (True, "share of answers passing every style check"),
@@ -90,6 +92,7 @@ def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | Non
     references = [e.completion for e in examples]
     contestants: dict[str, Any] = {}
     per_example: dict[str, dict[str, list[float]]] = {}
+    capability: dict[str, dict[str, dict[str, float]]] = {}
     for name in config.contestants():
         set_seed(config.seed)
         model, adapter = _contestant_model(base, name, config)
@@ -100,6 +103,22 @@ def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | Non
         answers = generator.generate(conversations, config.max_new_tokens)
         scores, per_example[name] = score_answers(answers, references, spec, config.answer_pattern)
         scores |= heldout_loss(model, tokenizer, examples, system, config.batch_size)
+        if config.capability_tasks and name in CAPABILITY_CONTESTANTS:
+            if progress:
+                progress(f"lm-eval capability suite: {name}", 0, 1)
+            capability[name] = run_capability_suite(
+                config.capability_tasks,
+                model=model,
+                tokenizer=tokenizer,
+                batch_size=config.batch_size,
+                limit=config.capability_limit,
+            )
+            scores |= {
+                f"capability/{task}/{metric}": value
+                for task, values in capability[name].items()
+                for metric, value in values.items()
+                if metric != "n" and not metric.endswith("_stderr")
+            }
         contestants[name] = {
             "adapter": adapter,
             "n": len(answers),
@@ -119,7 +138,8 @@ def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | Non
     results = {
         "schema_version": RESULTS_SCHEMA_VERSION,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "metrics": {name: {"higher_is_better": up, "description": text} for name, (up, text) in METRICS.items()},
+        "metrics": {name: {"higher_is_better": up, "description": text} for name, (up, text) in METRICS.items()}
+        | _capability_metrics(capability),
         "style_checks": [{"id": c.id, "check": c.name, "higher_is_better": True} for c in spec.checks],
         "data": {
             "folder": str(data),
@@ -140,6 +160,7 @@ def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | Non
         "training": training_record(config.run),
         "contestants": contestants,
         "comparisons": [c.to_dict() for c in comparisons],
+        "capability": _capability_record(config, capability),
     }
     results["verdict"] = verdict(results)
     review_queue(output, "finetuned" if "finetuned" in contestants else "base+prompt")
@@ -170,6 +191,34 @@ def score_answers(
         "exact_match": [float(match) for match in exact["exact_match_per_example"]],
     }
     return scores, per_example
+
+
+def _capability_metrics(capability: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, Any]]:
+    metrics = {}
+    for scores in capability.values():
+        for task, values in scores.items():
+            for metric in values:
+                if metric != "n" and not metric.endswith("_stderr"):
+                    up = metric.split(",")[0] not in LOWER_IS_BETTER
+                    text = f"lm-eval {task}: {metric} (general capability)"
+                    metrics[f"capability/{task}/{metric}"] = {"higher_is_better": up, "description": text}
+    return metrics
+
+
+def _capability_record(config: EvalConfig, capability: dict[str, dict[str, dict[str, float]]]) -> dict[str, Any]:
+    """The suite's scores per contestant and, with a fine-tune, its change against the base model."""
+    record: dict[str, Any] = {"tasks": list(config.capability_tasks), "limit": config.capability_limit}
+    record["scores"] = _finite(capability)
+    if "base" in capability and "finetuned" in capability:
+        record["deltas"] = _finite(capability_deltas(capability["base"], capability["finetuned"]))
+    return record
+
+
+def _finite(value: Any) -> Any:
+    """NaN (a missing standard error) as null: results.json stays strict JSON."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def training_record(run_folder: str | None) -> dict[str, Any] | None:

@@ -77,6 +77,13 @@ def _capability_sentence(capability: dict[str, Any] | None) -> str:
     if not capability or not capability.get("deltas"):
         return "General capability: not measured (no capability_tasks configured)."
     parts = []
-    for task, delta in capability["deltas"].items():
-        parts.append(f"{task} {delta['metric']} {delta['base']:.3f} → {delta['finetuned']:.3f} ({delta['delta']:+.3f})")
+    for task, metrics in capability["deltas"].items():
+        metric = next((m for m in ("acc_norm", "acc", "exact_match") if m in metrics), next(iter(metrics), None))
+        if metric is None:
+            continue
+        delta = metrics[metric]
+        change = f"{delta['base']:.3f} → {delta['finetuned']:.3f} ({delta['delta']:+.3f}"
+        if delta.get("delta_stderr") is not None:
+            change += f" ± {delta['delta_stderr']:.3f}"
+        parts.append(f"{task} {metric} {change})")
     return "General-capability change (lm-eval, finetuned vs base): " + "; ".join(parts) + "."

@@ -1,6 +1,6 @@
 import pytest
 
-from ftdata.style import REGISTRY, StyleSpec, StyleSpecError, run_check
+from ftdata.style import REGISTRY, StyleSpec, StyleSpecError, run_check, split_sentences
 
 GSM8K_ANSWER = "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\nShe sold 48+24 = <<48+24=72>>72 clips.\n#### 72"
 
@@ -88,3 +88,148 @@ def test_duplicate_ids_and_empty_spec(tmp_path):
 def test_run_check_validates_parameters_like_a_spec():
     with pytest.raises(StyleSpecError, match="missing parameter 'pattern'"):
         run_check("regex:must_match", "x")
+
+
+# --- checks for IFEval's instructions (fteval.ifeval maps onto them; tests/evaluate/test_ifeval.py holds them to
+# lm-eval's verifier). Each: a passing answer, a failing one, and the edges: empty, fenced, trailing space, unicode.
+
+AT_LEAST_2 = {"relation": "at least", "count": 2}
+EXACTLY_2 = {"relation": "exactly", "count": 2}
+
+
+@pytest.mark.parametrize(
+    ("name", "answer", "params", "passed"),
+    [
+        ("format:json_fenced", '{"a": 1}', {}, True),
+        ("format:json_fenced", '```json\n{"a": 1}\n```', {}, True),
+        ("format:json_fenced", '```\n["ü"]\n```  \n', {}, True),
+        ("format:json_fenced", '\u00a0{"a": 1}\u00a0', {}, True),  # format:json refuses the no-break spaces
+        ("format:json_fenced", '```python\n{"a": 1}\n```', {}, False),
+        ("format:json_fenced", '```json\n{"a": 1}\n```\nHope this helps!', {}, False),
+        ("format:json_fenced", "", {}, False),
+        ("markdown:bullet_count", "* one\n* two", EXACTLY_2, True),
+        ("markdown:bullet_count", "- one\n  - two\n", EXACTLY_2, True),
+        ("markdown:bullet_count", "**Bold**\n* one\n* two", EXACTLY_2, True),
+        ("markdown:bullet_count", "* one\n* two\n---", EXACTLY_2, False),  # a '---' rule counts, as in IFEval
+        ("markdown:bullet_count", "+ one\n+ two", EXACTLY_2, False),
+        ("markdown:bullet_count", "", {"relation": "less than", "count": 1}, True),
+        ("markdown:highlight_count", "*one* and **two**", AT_LEAST_2, True),
+        ("markdown:highlight_count", "*ünï* *çødé*", AT_LEAST_2, True),
+        ("markdown:highlight_count", "** ** and *one*", AT_LEAST_2, False),
+        ("markdown:highlight_count", "*across\nlines*", {"relation": "at least", "count": 1}, False),
+        ("title:double_angle_brackets", "<<Poem of Joy>>\nRoses...", {}, True),
+        ("title:double_angle_brackets", "<<  >>", {}, False),
+        ("title:double_angle_brackets", "", {}, False),
+        ("sections:count", "Section 1\nIntro\nSection 2\nMore", {"marker": "Section", **AT_LEAST_2}, True),
+        ("sections:count", "SECTION 1\nSECTION 2", {"marker": "Section", **AT_LEAST_2}, False),  # case-sensitive
+        ("sections:count", "Section 1 only", {"marker": "Section", **AT_LEAST_2}, False),
+        (
+            "phrases:contains_any",
+            "Well. My answer is no.",
+            {"phrases": ["My answer is yes.", "My answer is no."]},
+            True,
+        ),
+        ("phrases:contains_any", "my answer is no.", {"phrases": ["My answer is no."]}, False),
+        ("phrases:required", "A RISKY plan", {"phrases": ["risk", "plan"]}, True),
+        ("phrases:required", "A plan", {"phrases": ["risk", "plan"]}, False),
+        ("phrases:required", "C++ and naïve", {"phrases": ["c++", "NAÏVE"]}, True),  # literal text, not a regex
+        ("phrases:count", "cat, Cat, category", {"phrase": "cat", "relation": "exactly", "count": 3}, True),
+        ("phrases:count", "", {"phrase": "cat", "relation": "less than", "count": 1}, True),
+        ("words:forbidden", "A category of hotdogs", {"words": ["cat", "dog"]}, True),
+        ("words:forbidden", "My Cat!", {"words": ["cat"]}, False),
+        ("words:forbidden", "", {"words": ["cat"]}, True),
+        ("letters:count", "Excellent", {"letter": "e", "relation": "at least", "count": 3}, True),
+        ("letters:count", "é è ê", {"letter": "e", "relation": "at least", "count": 1}, False),
+        ("casing:all_lower", "all lower, 42.  \n", {}, True),
+        ("casing:all_lower", "ünïcode lower", {}, True),
+        ("casing:all_lower", "42", {}, False),  # casing:style lower passes it: no cased character at all
+        ("casing:all_lower", "", {}, False),
+        ("casing:all_upper", "LOUD, 42!", {}, True),
+        ("casing:all_upper", "LOUD ⅷ", {}, False),  # a lower-case roman numeral is cased
+        ("casing:upper_word_count", "I LOVE NASA", {"relation": "exactly", "count": 3}, True),
+        ("casing:upper_word_count", "DON'T", EXACTLY_2, True),  # DO + N'T, as NLTK splits it
+        ("casing:upper_word_count", "STATE-OF-THE-ART AND/OR U.S.A.", {"relation": "exactly", "count": 3}, True),
+        ("casing:upper_word_count", "ÉCOLE Normale", {"relation": "exactly", "count": 1}, True),
+        ("casing:upper_word_count", "", {"relation": "exactly", "count": 0}, True),
+        ("length:word_count", "don't stop", {"relation": "exactly", "count": 3}, True),  # don, t, stop
+        ("length:word_count", "naïve café 😊", EXACTLY_2, True),
+        ("length:word_count", "", {"relation": "at least", "count": 1}, False),
+        ("sentences:count", "One. Two! Three?", {"relation": "exactly", "count": 3}, True),
+        ("sentences:count", "Dr. Who met J. Smith at 3.30 p.m. today.", {"relation": "exactly", "count": 1}, True),
+        ("sentences:count", "", {"relation": "exactly", "count": 0}, True),
+        ("paragraphs:divider_count", "One\n***\nTwo", EXACTLY_2, True),
+        ("paragraphs:divider_count", "***\nOne\n***\nTwo\n***  ", EXACTLY_2, True),
+        ("paragraphs:divider_count", "One\n***\n***\nTwo", EXACTLY_2, False),  # an empty paragraph between
+        ("paragraphs:divider_count", "One\n\nTwo", EXACTLY_2, False),
+        ("paragraphs:blank_line_count", "One\n\nTwo\n\n", EXACTLY_2, True),
+        ("paragraphs:blank_line_count", "One\nTwo", EXACTLY_2, False),
+        ("paragraphs:nth_first_word", "Intro.\n\nHowever, no.", {"n": 2, "word": "however"}, True),
+        ("paragraphs:nth_first_word", 'Intro.\n\n"Über" alles', {"n": 2, "word": "über"}, True),
+        ("paragraphs:nth_first_word", "Intro.\n\n\n\nHowever, no.", {"n": 2, "word": "however"}, False),
+        ("paragraphs:nth_first_word", "Intro.", {"n": 2, "word": "however"}, False),
+        ("placeholders:count", "Dear [name], at [address]", AT_LEAST_2, True),
+        ("placeholders:count", "Dear [name]", AT_LEAST_2, False),
+        ("postscript:present", "Bye.\nP.S. See you", {"marker": "P.S."}, True),
+        ("postscript:present", "Bye.\np. s. see you", {"marker": "P.S."}, True),
+        ("postscript:present", "Bye. PS see you", {"marker": "P.S."}, False),
+        ("postscript:present", "Bye.\nP.P.S. more", {"marker": "P.P.S"}, True),
+        ("postscript:present", "Note: x", {"marker": "note:"}, True),
+        ("text:starts_with", "  write a poem. Roses...", {"phrase": "Write a poem."}, True),
+        ("text:starts_with", "Sure! Write a poem.", {"phrase": "Write a poem."}, False),
+        ("text:ends_with", "Thanks. Any other questions?  \n", {"phrase": "any other questions?"}, True),
+        ("text:ends_with", '"Thanks. Any other questions?"', {"phrase": "Any other questions?"}, True),
+        ("text:ends_with", "Any other questions? Bye", {"phrase": "Any other questions?"}, False),
+        ("text:ends_with", "", {"phrase": "Any other questions?"}, False),
+        ("text:wrapped_in_quotes", ' "Quoted ünïcode." \n', {}, True),
+        ("text:wrapped_in_quotes", "“Curly.”", {}, False),
+        ("text:wrapped_in_quotes", '"', {}, False),
+        ("text:two_responses", "Yes.\n******\nNo.", {"separator": "******"}, True),
+        ("text:two_responses", "Yes.\n******\nYes. ", {"separator": "******"}, False),
+        ("text:two_responses", "Yes.\n******\n******\nNo.", {"separator": "******"}, False),
+    ],
+)
+def test_each_ifeval_check(name, answer, params, passed):
+    assert run_check(name, answer, **params).passed is passed
+
+
+@pytest.mark.parametrize(
+    ("relation", "passed"),
+    [("less than", False), ("at most", True), ("exactly", True), ("at least", True), ("more than", False)],
+)
+def test_every_relation(relation, passed):
+    assert run_check("length:word_count", "one two", relation=relation, count=2).passed is passed
+
+
+def test_a_failing_count_says_what_it_found():
+    result = run_check("markdown:bullet_count", "* one", relation="exactly", count=3)
+    assert result.detail == "1 bullet(s), need exactly 3"
+
+
+def test_split_sentences():
+    assert split_sentences("Dr. Who arrived. Did he? Yes!!\n1. Go on") == [
+        "Dr. Who arrived.",
+        "Did he?",
+        "Yes!!",
+        "1. Go on",
+    ]
+    assert split_sentences("Wait... what?! “Fine.” OK") == ["Wait...", "what?!", "“Fine.”", "OK"]
+    assert split_sentences("Line one\nline two") == ["Line one\nline two"]  # line breaks alone end nothing
+    assert split_sentences(" ... !! ") == []
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"check": "markdown:bullet_count", "count": 2}, "missing parameter 'relation'"),
+        ({"check": "markdown:bullet_count", "relation": "about", "count": 2}, "relation must be one of less than"),
+        ({"check": "markdown:bullet_count", "relation": "exactly", "count": -1}, "count must be 0 or more"),
+        ({"check": "paragraphs:nth_first_word", "n": 0, "word": "x"}, "n 1 or more"),
+        ({"check": "letters:count", "letter": "ab", "relation": "exactly", "count": 1}, "letter must be a single"),
+        ({"check": "text:ends_with", "phrase": "  "}, "phrase must be a non-empty string"),
+        ({"check": "words:forbidden", "words": ["cat", ""]}, "words must be a list of non-empty strings"),
+        ({"check": "sections:count", "marker": "Section", "relation": "at least", "count": True}, "count must be"),
+    ],
+)
+def test_ifeval_check_parameters_are_validated(entry, message):
+    with pytest.raises(StyleSpecError, match=message):
+        StyleSpec.from_dict({"checks": [entry]})

@@ -43,6 +43,7 @@ def eval_config(tmp_path, tiny_model_dir, export_dir, finetuned_run):
             "max_new_tokens": 48,
             "batch_size": 8,
             "answer_pattern": r"^####\s*(.*?)\s*$",
+            "capability_limit": 8,
             **overrides,
         }
         path = tmp_path / "eval.yaml"
@@ -83,6 +84,15 @@ def test_three_contestants_scored_and_recorded(eval_config, export_dir, finetune
     assert strict["verdict"] in ("better", "worse", "not significant")
     assert results["verdict"] and "format adherence" in results["verdict"]
     assert results["training"]["run"] == str(finetuned_run) and results["training"]["tokens_seen"] > 0
+    # General capability: the shipped lm-eval suite on base and finetuned (not base+prompt), with deltas.
+    capability = results["capability"]
+    assert capability["tasks"] == ["ftkit_capability"] and set(capability["scores"]) == {"base", "finetuned"}
+    arithmetic = capability["deltas"]["ftkit_arithmetic"]["acc"]
+    assert arithmetic["delta"] == pytest.approx(arithmetic["finetuned"] - arithmetic["base"])
+    assert "capability/ftkit_gsm8k_mc/acc" in results["contestants"]["finetuned"]["scores"]
+    assert "capability/ftkit_gsm8k_mc/acc" not in results["contestants"]["base+prompt"]["scores"]
+    assert results["metrics"]["capability/ftkit_gsm8k_mc/acc"]["higher_is_better"]
+    assert "General-capability change (lm-eval, finetuned vs base): ftkit_arithmetic acc" in results["verdict"]
     # Closing the loop: the fine-tune's failing answers, as examples ftdata imports for review.
     from ftdata import read_examples
 

@@ -15,12 +15,13 @@ def results_with(finetuned, prompted, base, capability=None, training=None):
 
 
 def test_a_fine_tune_that_beats_the_prompt_says_so_with_its_interval_and_cost():
-    capability = {"deltas": {"ftkit_arithmetic": {"metric": "acc", "base": 0.5, "finetuned": 0.48, "delta": -0.02}}}
+    delta = {"base": 0.5, "finetuned": 0.48, "delta": -0.02, "delta_stderr": 0.07, "higher_is_better": True}
+    capability = {"deltas": {"ftkit_arithmetic": {"acc": delta}}}
     training = {"tokens_seen": 123456, "steps": 40, "train_examples": 300, "seconds": 210.0}
     text = verdict(results_with([1] * 45 + [0] * 5, [1] * 10 + [0] * 40, [0] * 50, capability, training))
     assert text.startswith("The fine-tune beats the prompt baseline on format adherence by +70.0 points (95 % CI")
     assert "McNemar p=" in text and "90.0 % of the fine-tune's answers" in text and "20.0 % of the prompted" in text
-    assert "ftkit_arithmetic acc 0.500 → 0.480 (-0.020)" in text and "123,456 tokens" in text
+    assert "ftkit_arithmetic acc 0.500 → 0.480 (-0.020 ± 0.070)" in text and "123,456 tokens" in text
 
 
 def test_prompting_alone_is_enough_when_the_difference_is_not_significant():

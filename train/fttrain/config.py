@@ -51,6 +51,10 @@ class TrainConfig:
     quant: QuantConfig = field(default_factory=QuantConfig, metadata={"help": "4-bit loading (method: qlora)"})
     max_seq_len: int = option(1024, "Tokens per example (or packed sequence); longer examples are truncated")
     packing: bool = option(True, "Pack short examples into full sequences (attention never crosses examples)")
+    train_limit: int | None = option(
+        None, "Train on the first N examples of the training split only (none: all), e.g. for a CPU demo"
+    )
+    validation_limit: int | None = option(None, "Evaluate on the first N validation examples only (none: all)")
     epochs: float = option(3.0, "Passes over the training split")
     learning_rate: float = option(2e-4, "Peak learning rate")
     lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = option("cosine", "Schedule")
@@ -75,6 +79,8 @@ class TrainConfig:
             raise ValueError(f"max_seq_len must be at least 16, got {self.max_seq_len}")
         if self.epochs <= 0 or self.learning_rate <= 0 or self.batch_size < 1 or self.gradient_accumulation < 1:
             raise ValueError("epochs, learning_rate, batch_size and gradient_accumulation must be positive")
+        if any(limit is not None and limit < 1 for limit in (self.train_limit, self.validation_limit)):
+            raise ValueError("train_limit and validation_limit must be positive")
         if not 0 <= self.warmup_ratio < 1:
             raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
 

@@ -67,10 +67,12 @@ def prepare(config: TrainConfig) -> Prepared:
         raise TrainError(f"base_model {config.base_model!r}: its tokenizer has no chat template")
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    train = tokenize_examples(load_split(data, "train"), tokenizer, config.max_seq_len)
+    # The export's split order is seeded, so the first N examples are a fixed sample.
+    train = tokenize_examples(load_split(data, "train")[: config.train_limit], tokenizer, config.max_seq_len)
     validation = None
     if "validation" in manifest.splits and manifest.splits["validation"].examples:
-        validation = tokenize_examples(load_split(data, "validation"), tokenizer, config.max_seq_len)
+        examples = load_split(data, "validation")[: config.validation_limit]
+        validation = tokenize_examples(examples, tokenizer, config.max_seq_len)
     return Prepared(config, manifest, tokenizer, train, validation)
 
 
