@@ -12,7 +12,8 @@
 #
 # Settings (environment): FTKIT_ARGILLA_HOME (state folder, default .argilla-local in the repo),
 # FTKIT_ARGILLA_PORT (6900), FTKIT_ARGILLA_ES_PORT (19200), FTKIT_ARGILLA_REDIS_PORT (16379),
-# PYTHON (interpreter for the server's virtualenv, default python3).
+# FTKIT_ARGILLA_VENV (the server's virtualenv, default venv in the state folder: a second instance
+# can share the first one's), PYTHON (interpreter for the server's virtualenv, default python3).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,7 +23,7 @@ es_port=${FTKIT_ARGILLA_ES_PORT:-19200}
 redis_port=${FTKIT_ARGILLA_REDIS_PORT:-16379}
 python=${PYTHON:-python3}
 constraints=$repo/constraints/argilla-server.txt
-venv=$state/venv
+venv=${FTKIT_ARGILLA_VENV:-$state/venv}
 url=http://127.0.0.1:$port
 credentials=$state/owner.env
 
@@ -120,7 +121,8 @@ cmd_up() {
   ensure_venv
   ensure_credentials
   server_env
-  if alive server && api_answers; then
+  # Each component is checked: a search backend or worker that died alone is restarted below.
+  if alive search && alive server && alive worker && api_answers; then
     say "already running at $url"
     print_env
     return

@@ -55,7 +55,8 @@ def review_status(project: Project, connection: ArgillaConnection) -> ReviewStat
     users = connection.request("GET", "/api/v1/users")["items"]
     usernames = {u["id"]: u["username"] for u in users}
     workspace_members = _workspace_annotators(connection, str(dataset.workspace.id))
-    records = list(fetch_records(connection, str(dataset.id), usernames, progress=None))
+    min_submitted = getattr(dataset.settings.distribution, "min_submitted", None)
+    records = list(fetch_records(connection, str(dataset.id), usernames, progress=None, min_submitted=min_submitted))
     return status_from_records(records, workspace_members)
 
 
