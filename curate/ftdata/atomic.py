@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import tempfile
@@ -43,9 +44,11 @@ def atomic_write(
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, target)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
+        if isinstance(error, OSError) and error.filename is None:
+            error.filename = str(target)  # os.write and fsync name no file: ENOSPC should say which
         raise
     # The rename itself must survive a power cut too.
     with contextlib.suppress(OSError):
@@ -63,3 +66,11 @@ def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
         while chunk := handle.read(chunk_size):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def describe_os_error(error: OSError) -> str:
+    """`path: reason` in one line, e.g. "exports/v1/train.jsonl: No space left on device (the disk is full)"."""
+    reason = " ".join(str(error.strerror or error).split()) or type(error).__name__
+    if error.errno == errno.ENOSPC:
+        reason += " (the disk is full)"
+    return f"{error.filename}: {reason}" if error.filename else reason

@@ -81,7 +81,12 @@ def read_yaml_mapping(path: str | os.PathLike) -> dict[str, Any]:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: not valid YAML: {getattr(error, 'problem', error)}") from None
+        reason = getattr(error, "problem", None) or str(error).splitlines()[0]  # a ReaderError has no `problem`
+        raise ConfigError(f"{where}: not valid YAML: {' '.join(str(reason).split())}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid YAML: nested too deeply") from None
+    except ValueError as error:  # valid YAML that Python cannot hold: a date 2024-13-45, a 5,000-digit integer
+        raise ConfigError(f"{path}: unusable YAML value: {str(error).split(';')[0]}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -193,14 +198,12 @@ def _coerce(tp: Any, value: Any, source: str, key: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{source}: {key}: expected a number, got {value!r}")
         return float(value)
-    if tp is str:
+    if tp is str or tp is Path:
         if not isinstance(value, str):
-            raise ConfigError(f"{source}: {key}: expected a string, got {value!r}")
-        return value
-    if tp is Path:
-        if not isinstance(value, str):
-            raise ConfigError(f"{source}: {key}: expected a path, got {value!r}")
-        return Path(value)
+            raise ConfigError(f"{source}: {key}: expected a {'string' if tp is str else 'path'}, got {value!r}")
+        if "\x00" in value:  # no path, model id or prompt holds one; os calls reject it with a bare ValueError
+            raise ConfigError(f"{source}: {key}: contains a NUL character (\\x00)")
+        return value if tp is str else Path(value)
     raise ConfigError(f"{source}: {key}: unsupported config type {tp!r}")  # a bug in a config class
 
 
@@ -208,7 +211,7 @@ def _parse_scalar(raw: str) -> Any:
     """A `--set` value is read as YAML, so `4096` is a number, `true` a bool, `[a, b]` a list."""
     try:
         return yaml.safe_load(raw)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError, RecursionError):  # ValueError: e.g. 2024-13-45, read as a date
         return raw
 
 

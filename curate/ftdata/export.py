@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -37,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from ftdata import __version__
-from ftdata.atomic import sha256_file
+from ftdata.atomic import describe_os_error, sha256_file
 from ftdata.config import write_config
 from ftdata.duplicates import cross_split_leaks, near_duplicate_clusters
 from ftdata.errors import FtdataError
@@ -120,6 +121,9 @@ def build_export(
 ) -> ExportResult:
     """`export_dataset` on a snapshot already in memory."""
     config = project.config
+    for name in config.split.ratios:  # each names files and a `datasets` split: "a/b" or "../x" would escape the folder
+        if not re.fullmatch(r"\w+", name):
+            raise ExportError(f"{project.config_path}: split.ratios: {name!r} is not a split name (letters, digits, _)")
     folder = Path(out) if out is not None else project.resolve(f"exports/{config.dataset}-{snapshot.id}")
     provenance = {e.id: e.metadata for e in Store(project.store_path).read().examples}
 
@@ -234,8 +238,16 @@ def _lint_and_filter(project: Project, examples: list[Example], drops: Counter[s
             for example_id in issue.ids:
                 leave_out.setdefault(example_id, "breaks the style spec after review")
     drops.update(leave_out.values())
-    counts = {kind: n for kind, n in report.counts().items() if n and kind not in ("example_count",)}
-    return [e for e in examples if e.id not in leave_out], counts
+    kept = [e for e in examples if e.id not in leave_out]
+    # The manifest counts what is still in the exported data: a secret left out is not one exported.
+    kept_ids = {e.id for e in kept}
+    counts = {}
+    for kind, issues in report.issues.items():
+        needed = 2 if kind in ("exact_duplicate", "near_duplicate") else 1  # a group needs two members left
+        n = sum(1 for issue in issues if len(kept_ids.intersection(issue.ids)) >= needed)
+        if n:  # (example_count issues name no example: never counted here)
+            counts[kind] = n
+    return kept, counts
 
 
 def _drop_leaks(splits: dict[str, list[Example]], threshold: float, drops: Counter[str]) -> dict[str, list[Example]]:
@@ -265,14 +277,43 @@ def _write_export(
     status: dict[str, Any],
 ) -> ExportManifest:
     """Everything into a staging folder, then one rename: no half-written export under the final name."""
-    import datasets
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = folder.parent / f".{folder.name}.staging"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
+    try:
+        manifest = _write_staging(project, snapshot, staging, splits, adjudication, drops, lint_counts, status)
+    except BaseException as error:  # a full disk, Ctrl-C: no half export left beside the previous one
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(error, OSError):
+            raise ExportError(
+                f"{folder}: cannot write the export: {describe_os_error(error)}; nothing changed there"
+            ) from None
+        raise
+    retired = folder.parent / f".{folder.name}.replaced"
+    if folder.exists():
+        shutil.rmtree(retired, ignore_errors=True)
+        os.replace(folder, retired)
+    os.replace(staging, folder)
+    shutil.rmtree(retired, ignore_errors=True)  # also one left by a run cut off between the two renames
+    return manifest
+
+
+def _write_staging(
+    project: Project,
+    snapshot: Snapshot,
+    staging: Path,
+    splits: dict[str, list[Example]],
+    adjudication: list[dict[str, Any]],
+    drops: Counter[str],
+    lint_counts: dict[str, int],
+    status: dict[str, Any],
+) -> ExportManifest:
+    """Every file of the export into `staging`, the manifest last."""
+    import datasets
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     split_files = {}
     tables = {}
     for name, examples in splits.items():
@@ -343,14 +384,6 @@ def _write_export(
         files=files,
     )
     manifest.write(staging)
-    if folder.exists():
-        retired = folder.parent / f".{folder.name}.replaced"
-        shutil.rmtree(retired, ignore_errors=True)
-        os.replace(folder, retired)
-        os.replace(staging, folder)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        os.replace(staging, folder)
     return manifest
 
 

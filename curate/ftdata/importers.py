@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import os
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ from typing import Any, Literal
 from ftdata.atomic import sha256_file
 from ftdata.errors import FtdataError, Problem
 from ftdata.example import Example, InvalidExample
-from ftdata.jsonl import UnreadableFile, iter_json_lines, open_maybe_gzip
+from ftdata.jsonl import UnreadableFile, iter_json_lines, loads, open_maybe_gzip
 from ftdata.project import Project
 from ftdata.store import RAW_PREVIEW_CHARS, RejectedRow, Store
 
@@ -255,6 +256,8 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, list[Pro
         raise UnreadableFile(path, f"not a valid CSV: {error}") from None
     except EOFError:
         raise UnreadableFile(path, "truncated gzip file (ends before its last block)") from None
+    except zlib.error as error:  # a damaged block inside a gzip file
+        raise UnreadableFile(path, f"corrupt gzip data: {error}") from None
     except OSError as error:
         raise UnreadableFile(path, f"cannot read: {error.strerror or error}") from None
 
@@ -291,9 +294,11 @@ def _hf_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, list[Prob
 
 def _json_or_issue(text: str, field_name: str) -> Any:
     try:
-        return json.loads(text)
+        return loads(text)
     except json.JSONDecodeError as error:
         raise InvalidExample([(field_name, f"not valid JSON text: {error.msg}")]) from None
+    except ValueError as error:
+        raise InvalidExample([(field_name, f"not usable JSON text: {error}")]) from None
 
 
 def _jsonable(value: Any) -> Any:

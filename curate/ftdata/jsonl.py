@@ -9,6 +9,8 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +25,8 @@ GZIP_MAGIC = b"\x1f\x8b"
 # A longer line is not a training example but a broken or foreign file (a 2 GB minified dump):
 # refuse it rather than read it into memory.
 MAX_LINE_BYTES = 32 * 1024 * 1024
+# A JSON escape of a UTF-16 surrogate: a pair makes one character, a lone one no text a UTF-8 file can hold.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class UnreadableFile(FtdataError):
@@ -66,6 +70,8 @@ def iter_json_lines(
         raise UnreadableFile(name, f"cannot read: {error.strerror or error}") from None
     except EOFError:
         raise UnreadableFile(name, "truncated gzip file (ends before its last block)") from None
+    except zlib.error as error:  # a damaged block inside a gzip file
+        raise UnreadableFile(name, f"corrupt gzip data: {error}") from None
 
 
 def open_maybe_gzip(path: str | os.PathLike) -> BinaryIO:
@@ -81,11 +87,40 @@ def _parse_line(name: str, line_number: int, raw: bytes) -> tuple[Any, list[Prob
         reason = f"not valid UTF-8 (byte 0x{raw[error.start]:02x} at column {error.start + 1})"
         return None, [Problem(name, line_number, None, reason)]
     try:
-        return json.loads(text), []
+        return loads(text), []
     except json.JSONDecodeError as error:
         truncated = error.pos >= len(text)
         where = "at the end of the line: truncated?" if truncated else f"at column {error.pos + 1}"
         return None, [Problem(name, line_number, None, f"not valid JSON: {error.msg} {where}")]
+    except ValueError as error:
+        return None, [Problem(name, line_number, None, f"not usable JSON: {error}")]
+
+
+def loads(text: str) -> Any:
+    """`json.loads`, failing only with ValueError (JSONDecodeError for bad syntax) and a one-line reason.
+
+    >>> loads('{"content": "\\ud800"}')
+    ValueError: lone surrogate \\ud800: not a character
+
+    json.loads itself also raises RecursionError on deep nesting and ValueError on a 5,000-digit number,
+    and accepts a lone surrogate escape (\\ud800) that fails later, when the text is hashed or written.
+    """
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except ValueError as error:  # "Exceeds the limit (4300 digits) for integer string conversion ..."
+        raise ValueError(str(error).split(";")[0]) from None
+    if _SURROGATE_ESCAPE.search(text):
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ValueError(f"lone surrogate \\u{ord(error.object[error.start]):04x}: not a character") from None
+        except RecursionError:
+            raise ValueError("nested too deeply") from None
+    return value
 
 
 def iter_records(path: str | os.PathLike) -> Iterator[tuple[int, Example | None, list[Problem]]]:

@@ -16,6 +16,7 @@ import html
 import io
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +61,9 @@ def score_rows(results: dict[str, Any]) -> list[tuple[str, bool, dict[str, float
 
 # Bidirectional overrides and control characters could reorder or hide what a reader sees of an
 # answer: they are shown as escapes instead.
-_INVISIBLE = {c: f"\\u{c:04x}" for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F,
-                                        *range(0x202A, 0x202F), *range(0x2066, 0x206A)]}  # fmt: skip
+_INVISIBLE = {c: f"\\u{c:04x}" for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0),
+                                        0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F),
+                                        *range(0x2066, 0x206A)]}  # fmt: skip
 
 
 def visible(text: str) -> str:
@@ -72,7 +74,8 @@ def visible(text: str) -> str:
 def _read_answers(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    # split("\n"), not splitlines(): an answer may hold U+2028 or U+0085, which JSON leaves unescaped.
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
 
 
 def _figure_png(figure) -> bytes:
@@ -220,15 +223,28 @@ def _markdown(results: dict[str, Any], answers: dict[str, list[dict[str, Any]]])
         lines += [f"## {name}: {len(failing)} answer(s) break the style", ""]
         for row in failing[:FAILURES_SHOWN]:
             broken = ", ".join(f"{k} ({v})" if v else k for k, v in row["failed_checks"].items())
+            answer = visible(row["answer"][:ANSWER_CHARS])
+            fence = "`" * max(3, _longest_backtick_run(answer) + 1)  # no line of the answer can close it
             lines += [
-                f"- `{row['id']}` — {broken}",
+                f"- `{row['id']}` — {_code_span(broken)}",
                 "",
-                "  ```",
-                *("  " + t for t in row["answer"][:ANSWER_CHARS].splitlines()),
-                "  ```",
+                f"  {fence}",
+                *("  " + t for t in answer.splitlines()),
+                f"  {fence}",
                 "",
             ]
     return "\n".join(lines) + "\n"
+
+
+def _longest_backtick_run(text: str) -> int:
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)
+
+
+def _code_span(text: str) -> str:
+    """`text` as one Markdown code span (so no HTML or emphasis in it renders), whatever backticks it holds."""
+    text = " ".join(visible(text).splitlines())
+    ticks = "`" * (_longest_backtick_run(text) + 1)
+    return f"{ticks} {text} {ticks}" if text.startswith("`") or text.endswith("`") else f"{ticks}{text}{ticks}"
 
 
 def _html(results: dict[str, Any], answers: dict[str, list[dict[str, Any]]], plots: dict[str, bytes]) -> str:

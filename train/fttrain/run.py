@@ -360,10 +360,16 @@ def last_complete_checkpoint(output: Path) -> Path | None:
     folder = output / CHECKPOINTS
     if not folder.is_dir():
         return None
-    complete = [
-        p for p in folder.glob("checkpoint-*") if (p / "trainer_state.json").is_file() and p.name[11:].isdigit()
-    ]
+    complete = [p for p in folder.glob("checkpoint-*") if p.name[11:].isdigit() and _state_written(p)]
     return max(complete, key=lambda p: int(p.name[11:]), default=None)
+
+
+def _state_written(checkpoint: Path) -> bool:
+    """trainer_state.json is there and whole: a kill or power cut while writing it leaves it cut off or empty."""
+    try:
+        return isinstance(json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8")), dict)
+    except (OSError, ValueError):
+        return False
 
 
 def _check_resumable(output: Path, config: TrainConfig) -> None:
