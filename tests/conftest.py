@@ -24,6 +24,14 @@ GSM8K = REPO.parent / "shared" / "data" / "gsm8k" / "train.jsonl"
 
 
 @pytest.fixture(scope="session")
+def gsm8k_path() -> Path:
+    """GSM8K's train.jsonl in the shared data folder laid beside the repository."""
+    if not GSM8K.is_file():
+        pytest.fail(f"{GSM8K} is missing: the tests use the shared data folder laid beside the repository")
+    return GSM8K
+
+
+@pytest.fixture(scope="session")
 def gsm8k_rows() -> list[dict]:
     """GSM8K's training split (MIT): 7,473 {"question", "answer"} rows of real, human-written data."""
     if not GSM8K.is_file():

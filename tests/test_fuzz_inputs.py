@@ -27,8 +27,9 @@ from hypothesis import strategies as st
 
 from ftdata.cli import main as ftdata_main
 from ftdata.config import ConfigError
-from ftdata.project import init_project
+from ftdata.project import Project, init_project
 from ftdata.snapshot import Response, SnapshotRecord, _record_to_row, _write_snapshot
+from ftdata.store import Store
 from fteval.cli import main as fteval_main
 from fteval.config import load_eval_config
 from fttrain.cli import main as fttrain_main
@@ -493,8 +494,8 @@ def test_eval_config_fuzz_load_and_run(eval_base, tmp_path_factory, data):
     import transformers
 
     folder = tmp_path_factory.mktemp("eval-config")
-    # answer_pattern keeps valid regexes: an invalid one is found only after generation (an xfail below).
-    values = YAML_VALUES.filter(lambda v: not isinstance(v, str)) | st.sampled_from([r"(\d+)", "####", "x"])
+    # Any string, invalid regexes for answer_pattern included: the config check compiles it.
+    values = YAML_VALUES | st.sampled_from([r"(\d+)", "####", "x", "(", "[a-"])
     config = write_config(folder, "eval.yaml", data.draw(yaml_configs(eval_base, values)))
     try:
         load_eval_config(config)
@@ -517,23 +518,25 @@ def test_eval_config_fuzz_load_and_run(eval_base, tmp_path_factory, data):
     count("fteval run (config, before the model loads)", outcome)
 
 
-# --- bugs found here in files this change could not touch: each xfail names the fix -----------------------
+# --- bugs the fuzz above found, each pinned by a plain test ------------------------------------------------
 
 
 def test_a_store_of_only_rejected_rows_stays_readable(tmp_path):
-    """A first import whose every row is rejected commits a store with zero examples."""
-    init_project(tmp_path / "project")
+    """A first import whose every row is rejected commits a store with zero examples, which `datasets` 5 saves
+    without a data file: later commands read it as empty, and a later import adds its rows as usual."""
+    project = tmp_path / "project"
+    init_project(project)
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"prompt": 1}\n')
-    first = invoke(ftdata_main, ["import", "--project", str(tmp_path / "project"), str(bad)])
+    first = invoke(ftdata_main, ["import", "--project", str(project), str(bad)])
     check_outcome(first, [str(bad)])
-    again = invoke(ftdata_main, ["check", "--project", str(tmp_path / "project")])
-    if isinstance(again.exception, IndexError):
-        pytest.xfail(
-            "ftdata.store: datasets 5 saves an empty Dataset without data files and cannot load it back "
-            "(IndexError in load_from_disk): every later command fails; fix in store.py"
-        )
+    again = invoke(ftdata_main, ["check", "--project", str(project)])
     check_outcome(again, [str(tmp_path)])
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"prompt": "What is 2+2?", "completion": "4"}\n{"prompt": "And 3+3?", "completion": "6"}\n')
+    check_outcome(invoke(ftdata_main, ["import", "--project", str(project), str(good)]), [str(good)])
+    snapshot = Store(Project.open(project).store_path).read()
+    assert len(snapshot.examples) == 2 and len(snapshot.rejected) == 1 and len(snapshot.imports) == 2
 
 
 @pytest.mark.parametrize(
@@ -553,22 +556,30 @@ def test_a_damaged_snapshot_is_one_clean_error(export_project, tmp_path, name, c
     (snapshot / name).chmod(0o644)
     (snapshot / name).write_bytes(content)
     result = invoke(ftdata_main, ["export", "--project", str(project), "--out", str(tmp_path / "out"), "--allow-small"])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        pytest.xfail(f"ftdata.snapshot.Snapshot.load: {type(result.exception).__name__} on a damaged {name}")
-    check_outcome(result, [str(snapshot)])
+    check_outcome(result, [str(snapshot / name)])
+    assert result.exit_code == 2 and "run `ftdata pull` again" in result.output
 
 
 @pytest.mark.parametrize(
-    ("tool", "change", "bug"),
+    ("tool", "change"),
     [
-        ("fttrain", {"seed": -1}, "fttrain.config: seed not checked; set_seed raises ValueError"),
-        ("fttrain", {"epochs": float("nan")}, "fttrain.config: epochs .nan passes `epochs <= 0`"),
-        ("fteval", {"answer_pattern": "("}, "fteval.config: answer_pattern compiled only after generation"),
-        ("fteval", {"seed": -1}, "fteval.config: seed not checked; set_seed raises after the model loads"),
+        ("fttrain", {"seed": -1}),  # set_seed raised a ValueError
+        ("fttrain", {"seed": 2**32}),
+        ("fttrain", {"epochs": float("nan")}),  # passed `epochs <= 0`
+        ("fttrain", {"learning_rate": float("inf")}),
+        ("fteval", {"answer_pattern": "("}),  # was compiled only after generation
+        ("fteval", {"seed": -1}),  # set_seed raised after the model loaded
     ],
-    ids=["fttrain-seed", "fttrain-epochs-nan", "fteval-answer_pattern", "fteval-seed"],
+    ids=[
+        "fttrain-seed",
+        "fttrain-seed-2**32",
+        "fttrain-epochs-nan",
+        "fttrain-lr-inf",
+        "fteval-answer_pattern",
+        "fteval-seed",
+    ],
 )
-def test_bad_settings_stop_before_any_model_loads(train_base, eval_base, tmp_path, tool, change, bug):
+def test_bad_settings_stop_before_any_model_loads(train_base, eval_base, tmp_path, tool, change):
     """Settings the fuzz above found to pass the config checks, then fail with a traceback (or after the model
     loaded): each must be exit 2 naming the setting, before a model loads."""
     import transformers
@@ -584,10 +595,9 @@ def test_bad_settings_stop_before_any_model_loads(train_base, eval_base, tmp_pat
         if tool == "fteval":  # fttrain loads the tokenizer for its data checks; fteval only with the model
             patch.setattr(transformers.AutoTokenizer, "from_pretrained", refuse)
         result = invoke(main, ["run", str(config)])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        pytest.xfail(f"{bug} ({type(result.exception).__name__})")
-    check_outcome(result, [str(config), *change])
-    assert result.exit_code == 2
+    check_outcome(result, [str(config)])
+    [key] = change
+    assert result.exit_code == 2 and key in result.output.splitlines()[-1]
 
 
 def test_zz_fuzz_case_counts():

@@ -197,7 +197,10 @@ def _coerce(tp: Any, value: Any, source: str, key: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{source}: {key}: expected a number, got {value!r}")
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            raise ConfigError(f"{source}: {key}: number too large") from None
     if tp is str or tp is Path:
         if not isinstance(value, str):
             raise ConfigError(f"{source}: {key}: expected a {'string' if tp is str else 'path'}, got {value!r}")

@@ -36,6 +36,8 @@ from ftdata.review import ReviewError, find_dataset, guideline_version, settings
 PAGE_SIZE = 1000  # Argilla's largest page for listing records
 RECORDS_FILE = "records.parquet"
 INFO_FILE = "snapshot.json"
+# What export reads from snapshot.json (`review_design` is optional).
+INFO_KEYS = ("workspace", "dataset", "content_sha256", "guideline_version", "pulled_at")
 
 
 class SnapshotError(FtdataError):
@@ -85,11 +87,29 @@ class Snapshot:
         folder = project.snapshots_path / chosen
         if chosen not in ids:
             raise SnapshotError(f"{folder}: no such snapshot (have: {', '.join(ids[-5:])})")
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        info = json.loads((folder / INFO_FILE).read_text(encoding="utf-8"))
-        rows = pq.read_table(folder / RECORDS_FILE).to_pylist()
-        return cls(id=chosen, info=info, records=[_record_from_row(row) for row in rows])
+        path = folder / INFO_FILE  # the file being read: the one an error names
+        try:
+            info = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(info, dict):
+                raise ValueError(f"expected a JSON object, got {type(info).__name__}")
+            missing = [key for key in INFO_KEYS if key not in info]
+            if missing:
+                raise ValueError(f"missing {', '.join(missing)}")
+            path = folder / RECORDS_FILE
+            records = [_record_from_row(row) for row in pq.read_table(path).to_pylist()]
+        except (OSError, ValueError, KeyError, TypeError, RecursionError, pa.ArrowException) as error:
+            # ValueError holds JSONDecodeError, UnicodeDecodeError and pyarrow's ArrowInvalid
+            if isinstance(error, FileNotFoundError):
+                reason = "missing"
+            elif isinstance(error, KeyError):
+                reason = f"no {error.args[0]} column"
+            else:
+                reason = " ".join(str(error).split())[:200] or type(error).__name__
+            raise SnapshotError(f"{path}: damaged ({reason}): run `ftdata pull` again") from None
+        return cls(id=chosen, info=info, records=records)
 
 
 def list_snapshots(project: Project) -> list[str]:

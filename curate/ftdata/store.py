@@ -85,14 +85,14 @@ class Store:
         import datasets  # heavy import: only when a store is actually read
 
         folder = self.path / version
-        table = datasets.load_from_disk(str(folder / "examples"))
+        rows = [] if _saved_empty(folder / "examples") else datasets.load_from_disk(str(folder / "examples")).to_list()
         examples = [
             Example(
                 id=row["id"],
                 messages=tuple(Message(m["role"], m["content"]) for m in row["messages"]),
                 metadata=json.loads(row["metadata"]),
             )
-            for row in table.to_list()
+            for row in rows
         ]
         rejected = [
             RejectedRow(r["source"], r["row"], tuple((p[0], p[1]) for p in r["problems"]), r["raw"])
@@ -156,6 +156,17 @@ class Store:
             stale_version = child.name.startswith("v") and child.name != keep
             if child.is_dir() and (stale_version or child.name.endswith(".staging")):
                 shutil.rmtree(child, ignore_errors=True)
+
+
+def _saved_empty(folder: Path) -> bool:
+    """A Dataset of zero rows: `datasets` 5 saves it with no data file and cannot load it back (IndexError),
+    as after a first import whose every row was rejected."""
+    if any(folder.glob("*.arrow")):
+        return False
+    try:
+        return json.loads((folder / "state.json").read_text(encoding="utf-8"))["_data_files"] == []
+    except (OSError, ValueError, KeyError, TypeError):
+        return False  # not the empty case: let load_from_disk report what is wrong
 
 
 def _rejected_to_dict(row: RejectedRow) -> dict[str, Any]:

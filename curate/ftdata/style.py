@@ -87,7 +87,17 @@ def _format_json(answer: str) -> CheckResult:
         json.loads(answer)
     except json.JSONDecodeError as error:
         return CheckResult(False, f"not JSON: {error.msg} at column {error.colno}")
+    except (ValueError, RecursionError) as error:
+        return _unreadable_json(error)
     return CheckResult(True)
+
+
+def _unreadable_json(error: ValueError | RecursionError) -> CheckResult:
+    """JSON Python cannot hold, failed rather than raised: nesting past the recursion limit, or an integer past
+    the int digit limit (4,300 digits, the ValueError)."""
+    if isinstance(error, RecursionError):
+        return CheckResult(False, "not JSON Python can read: nested too deeply")
+    return CheckResult(False, f"not JSON Python can read: {str(error).split(':')[0]}"[:200])
 
 
 @register("format:json_schema", schema=dict)
@@ -99,7 +109,12 @@ def _format_json_schema(answer: str, *, schema: dict) -> CheckResult:
         value = json.loads(answer)
     except json.JSONDecodeError as error:
         return CheckResult(False, f"not JSON: {error.msg}")
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(value))
+    except (ValueError, RecursionError) as error:
+        return _unreadable_json(error)
+    try:
+        error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(value))
+    except RecursionError:  # a recursive schema ({"items": {"$ref": "#"}}) walks a deep value one frame per level
+        return CheckResult(False, "nested too deeply to validate")
     if error is not None:
         where = "/".join(map(str, error.absolute_path)) or "(root)"
         return CheckResult(False, f"{where}: {error.message}"[:200])
@@ -219,6 +234,8 @@ def _format_json_fenced(answer: str) -> CheckResult:
         json.loads(text.removesuffix("```").strip())
     except json.JSONDecodeError as error:
         return CheckResult(False, f"not JSON: {error.msg} at column {error.colno}")
+    except (ValueError, RecursionError) as error:
+        return _unreadable_json(error)
     return CheckResult(True)
 
 
@@ -650,7 +667,7 @@ def _validate_parameters(definition: CheckDefinition, parameters: Mapping[str, A
     if "pattern" in parameters:
         try:
             re.compile(parameters["pattern"])
-        except re.error as error:
+        except (re.error, OverflowError, RecursionError) as error:  # a{99999999999}, or groups nested too deep
             raise StyleSpecError(f"{where}: {definition.name}: pattern is not a valid regex: {error}") from None
     if definition.name == "casing:style" and parameters["style"] not in CASING_STYLES:
         raise StyleSpecError(f"{where}: casing:style: style must be one of {', '.join(CASING_STYLES)}")

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -47,6 +48,14 @@ class EvalConfig:
         limits = (self.limit, self.capability_limit)
         if self.max_new_tokens < 1 or self.batch_size < 1 or any(n is not None and n < 1 for n in limits):
             raise ValueError("max_new_tokens, batch_size, limit and capability_limit must be positive")
+        if not 0 <= self.seed < 2**32:  # what numpy's seeding (in transformers.set_seed) accepts
+            raise ValueError(f"seed must be in [0, 2**32), got {self.seed}")
+        if self.answer_pattern:  # found here, not after the model has loaded and generated
+            try:
+                re.compile(self.answer_pattern)
+            except (re.error, OverflowError, RecursionError) as error:  # a{99999999999}; 2,000 nested groups
+                reason = "nested too deeply" if isinstance(error, RecursionError) else error
+                raise ValueError(f"answer_pattern: not a valid regex: {reason}") from None
 
     def contestants(self) -> list[str]:
         names = ["base", "base+prompt"]

@@ -279,7 +279,10 @@ def review_queue(output: Path, contestant: str) -> Path:
     from ftdata import write_examples
 
     queue = []
-    for line in (output / "answers" / f"{contestant}.jsonl").read_text(encoding="utf-8").splitlines():
+    # split("\n"), not splitlines(): an answer may hold U+2028 or U+0085, which JSON leaves unescaped.
+    for line in (output / "answers" / f"{contestant}.jsonl").read_text(encoding="utf-8").split("\n"):
+        if not line.strip():
+            continue
         row = json.loads(line)
         if row["failed_checks"] and row["answer"].strip():
             metadata = {

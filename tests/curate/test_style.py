@@ -49,6 +49,38 @@ def test_each_check(name, answer, params, passed):
     assert run_check(name, answer, **params).passed is passed
 
 
+JSON_CHECKS = [
+    ("format:json", {}),
+    ("format:json_fenced", {}),
+    ("format:json_schema", {"schema": {"type": "object"}}),
+    ("format:json_schema", {"schema": {"items": {"$ref": "#"}}}),  # recursive: validating walks every level
+]
+
+
+@pytest.mark.parametrize(("name", "params"), JSON_CHECKS, ids=["json", "json_fenced", "json_schema", "recursive"])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "1" * 5000,  # past Python's int digit limit: a ValueError from json.loads
+        '{"total": -' + "9" * 4301 + "}",
+        "```json\n" + "1" * 5000 + "\n```",
+        "[" * 100_000 + "]" * 100_000,  # past the parser's recursion limit: a RecursionError
+        '{"a":' * 3000 + "1" + "}" * 3000,
+    ],
+    ids=["5000-digits", "4301-digits-in-object", "fenced-5000-digits", "deep-array", "deep-object"],
+)
+def test_json_checks_fail_unreadable_json_without_raising(name, params, answer):
+    result = run_check(name, answer, **params)
+    assert not result.passed and result.detail.startswith("not JSON") and len(result.detail) <= 100, result.detail
+
+
+def test_a_value_too_deep_to_validate_fails_the_schema_check():
+    answer = "[" * 400 + "]" * 400  # Python reads it; a recursive schema needs several frames per level
+    assert run_check("format:json", answer).passed
+    result = run_check("format:json_schema", answer, schema={"items": {"$ref": "#"}})
+    assert not result.passed and result.detail == "nested too deeply to validate"
+
+
 def test_every_registered_check_has_a_description():
     assert all(definition.description for definition in REGISTRY.values())
     assert {"format:json", "length:max_words", "regex:must_match", "sections:required"} <= set(REGISTRY)

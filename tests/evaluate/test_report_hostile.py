@@ -132,3 +132,14 @@ def test_markdown_keeps_every_answer_inside_its_fence(reports):
     assert not [t for t in tokens if t.type == "html_block"]
     inline_html = [c for t in tokens if t.type == "inline" for c in t.children or [] if c.type == "html_inline"]
     assert inline_html == []
+
+
+def test_review_queue_keeps_answers_that_hold_line_separators(tmp_path):
+    """answers/*.jsonl is split on "\n" only: U+2028, U+2029 and U+0085 stay inside the answer that holds them."""
+    from ftdata import read_examples
+    from fteval.run import review_queue
+
+    answers = ["line\u2028separator", "paragraph\u2029separator", "next\x85line", "plain, no final line"]
+    folder = make_eval_folder(tmp_path, {"finetuned": answers})
+    queue = read_examples(review_queue(folder, "finetuned"))
+    assert [example.completion for example in queue] == answers  # none of them holds the '#### n' line

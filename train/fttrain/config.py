@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Literal
@@ -75,6 +76,19 @@ class TrainConfig:
     gpu_usd_per_hour: float = option(2.0, "`plan`: what an hour of that GPU costs")
 
     def __post_init__(self) -> None:
+        floats = (
+            "epochs",
+            "learning_rate",
+            "warmup_ratio",
+            "gpu_memory_gb",
+            "gpu_tokens_per_second",
+            "gpu_usd_per_hour",
+        )
+        for key in floats:
+            if not math.isfinite(getattr(self, key)):  # NaN passes every comparison below
+                raise ValueError(f"{key} must be a finite number, got {getattr(self, key)}")
+        if not 0 <= self.seed < 2**32:  # what numpy's seeding (in transformers.set_seed) accepts
+            raise ValueError(f"seed must be in [0, 2**32), got {self.seed}")
         if self.max_seq_len < 16:
             raise ValueError(f"max_seq_len must be at least 16, got {self.max_seq_len}")
         if self.epochs <= 0 or self.learning_rate <= 0 or self.batch_size < 1 or self.gradient_accumulation < 1:
