@@ -186,3 +186,12 @@ def test_fttrain_evaluates_the_run_when_its_config_names_an_eval(eval_config, ti
     results = json.loads(Path(evaluation["results"]).read_text())
     assert list(results["contestants"]) == ["base", "base+prompt", "finetuned"]
     assert results["contestants"]["finetuned"]["adapter"] == str(tmp_path / "run")
+
+
+def test_the_base_weights_come_back_whole_after_the_fine_tune(eval_config, finetuned_run):
+    """The adapter is merged for speed and unmerged afterwards: `previous` (here the same adapter) must score
+    exactly as `finetuned` did, which only holds if the base weights came back as they were."""
+    results = run_eval(load_eval_config(eval_config(limit=4, previous_run=str(finetuned_run), capability_tasks=[])))
+    finetuned, previous = results["contestants"]["finetuned"], results["contestants"]["previous"]
+    assert previous["scores"]["strict"] == finetuned["scores"]["strict"]
+    assert previous["scores"]["loss"] == pytest.approx(finetuned["scores"]["loss"], rel=1e-5)
