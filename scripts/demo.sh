@@ -66,34 +66,32 @@ step "9/12 Export: majority verdicts, corrections applied, lint again, a seeded 
   "ftdata export --project $project --out $out/export"
 ftdata export --project "$project" "${lint_set[@]}" --out "$out/export"
 
-fingerprint=$(python -c 'import sys; from ftdata import ExportManifest; print(ExportManifest.read(sys.argv[1]).fingerprint)' "$out/export")
-already() {  # already FILE KEY: FILE exists and its JSON KEY (a dotted path) is this export's fingerprint
-  [ -f "$1" ] && python - "$1" "$2" "$fingerprint" <<'PY'
-import json, sys
-value = json.load(open(sys.argv[1]))
-for key in sys.argv[2].split("."):
-    value = value.get(key) if isinstance(value, dict) else None
-sys.exit(0 if value == sys.argv[3] else 1)
-PY
-}
+# What training and evaluation depend on: the split files' content (a new pull names a new snapshot, so the
+# manifest's fingerprint changes even when no answer did) and the configs with their overrides.
+splits=$(python -c 'import sys; from ftdata import ExportManifest; print(*sorted(f"{n}:{s.sha256}" for n, s in ExportManifest.read(sys.argv[1]).splits.items()))' "$out/export")
+train_key=$(printf '%s\n' "$splits" "${train_set[*]}" | cat - "$project/train.yaml" | sha256sum | cut -c1-64)
+eval_key=$(printf '%s\n' "$train_key" "${eval_set[*]}" | cat - "$project/eval.yaml" "$project/style.yaml" | sha256sum | cut -c1-64)
+same_key() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
 
 step "10/12 Train a LoRA adapter on CPU (cut: see $project/train.yaml; a real run: train-gpu.yaml)" \
   "fttrain run $project/train.yaml ${train_set[*]/#/--set }"
-if already "$out/runs/smollm2-lora/summary.json" data_manifest; then
-  echo "reusing $out/runs/smollm2-lora: trained on this very export (delete the folder to train again)"
+if same_key "$out/runs/smollm2-lora/.demo-key" "$train_key" && [ -f "$out/runs/smollm2-lora/summary.json" ]; then
+  echo "reusing $out/runs/smollm2-lora: trained on these very splits with these settings (delete it to train again)"
 else
-  rm -rf "$out/runs/smollm2-lora"
+  rm -rf "$out/runs/smollm2-lora" "$out/eval"
   fttrain run "$project/train.yaml" "${train_set[@]/#/--set=}"
+  echo "$train_key" > "$out/runs/smollm2-lora/.demo-key"
 fi
 
 step "11/12 Evaluate base, base+prompt and the fine-tune on the test split; write the report" \
   "fteval run $project/eval.yaml ${eval_set[*]/#/--set }"
-if already "$out/eval/results.json" data.manifest_fingerprint \
-  && [ "$out/eval/results.json" -nt "$out/runs/smollm2-lora/summary.json" ]; then
-  echo "reusing $out/eval: this export and adapter were evaluated already"
+if same_key "$out/eval/.demo-key" "$eval_key" && [ -f "$out/eval/results.json" ]; then
+  echo "reusing $out/eval: this adapter was evaluated on these test prompts already (delete it to run again)"
   fteval report "$out/eval"
 else
+  rm -f "$out/eval/.demo-key"
   fteval run "$project/eval.yaml" "${eval_set[@]/#/--set=}"
+  echo "$eval_key" > "$out/eval/.demo-key"
 fi
 
 step "12/12 Done in $(($(date +%s) - began)) s. Where to look" ""

@@ -356,11 +356,15 @@ def pull(project_dir, overrides, as_json) -> None:
     project = Project.open(project_dir, overrides)
     with progress_bars(console, disable=as_json) as bars:
         snapshot = pull_snapshot(project, ArgillaConnection.from_env(), progress=bars.staged)
-    summary = {k: snapshot.info[k] for k in ("id", "records", "responses", "pulled_at")}
+    summary = {k: snapshot.info[k] for k in ("id", "records", "responses", "pulled_at")} | {
+        "unchanged": snapshot.unchanged
+    }
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return
     responses = ", ".join(f"{n} {status}" for status, n in snapshot.info["responses"].items()) or "no responses"
+    if snapshot.unchanged:
+        console.print(f"nothing changed on the server since snapshot {snapshot.id}: it stays the latest")
     console.print(f"snapshot {snapshot.id}: {snapshot.info['records']} records, {responses}")
     console.print(f"  {project.snapshots_path / snapshot.id}")
 

@@ -76,6 +76,7 @@ class Snapshot:
     id: str
     info: dict[str, Any]
     records: list[SnapshotRecord] = field(default_factory=list)
+    unchanged: bool = False  # `pull` found nothing new since this (existing) snapshot
 
     @classmethod
     def load(cls, project: Project, snapshot_id: str | None = None) -> Snapshot:
@@ -155,8 +156,24 @@ def pull(
         "review_design": json.loads(design),
         "tool_version": __version__,
     }
+    latest = _latest_info(project)
+    same = ("dataset_id", "content_sha256", "guideline_version", "min_submitted", "review_design")
+    if latest is not None and all(latest.get(key) == info[key] for key in same):
+        # Nothing changed on the server: the latest snapshot is this one, so an export of it stays byte-identical.
+        return Snapshot(id=latest["id"], info=latest, records=records, unchanged=True)
     _write_snapshot(project.snapshots_path, snapshot_id, rows, info)
     return Snapshot(id=snapshot_id, info=info, records=records)
+
+
+def _latest_info(project: Project) -> dict[str, Any] | None:
+    ids = list_snapshots(project)
+    if not ids:
+        return None
+    try:
+        info = json.loads((project.snapshots_path / ids[-1] / INFO_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # a damaged latest snapshot: a new one is written
+    return info if isinstance(info, dict) else None
 
 
 def fetch_records(

@@ -107,6 +107,9 @@ def test_review_status_agreement_and_export(review_project, argilla_connection, 
     assert list_snapshots(review_project)[-1] == snapshot.id
     assert snapshot.info["responses"] == {"discarded": 1, "draft": 1, "submitted": 25}
     assert stat.S_IMODE((review_project.snapshots_path / snapshot.id / "records.parquet").stat().st_mode) == 0o444
+    # Nothing changed on the server: pulling again keeps the latest snapshot (so exports stay byte-identical).
+    again = pull(review_project, argilla_connection)
+    assert again.unchanged and again.id == snapshot.id == list_snapshots(review_project)[-1]
 
     out = tmp_path / "export"
     result = export_dataset(review_project, out=out)
