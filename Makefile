@@ -12,7 +12,7 @@ demo:
 
 test: setup lint
 	scripts/install-browser.sh
-	$(TEST_ENV) .venv/bin/python -m pytest
+	$(TEST_ENV) .venv/bin/python -m pytest --durations=15
 
 setup:
 	scripts/setup.sh

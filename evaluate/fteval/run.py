@@ -4,9 +4,11 @@ Contestants: `base` (the test prompts as they are), `base+prompt` (the base mode
 written out as a system prompt: the baseline a fine-tune must beat), `finetuned` (base + the
 adapter of an `fttrain` run) and optionally `previous` (an earlier run). Same prompts, seed and
 generation settings for all. Scores: the style spec's pass rate per check and `strict` (all checks
-pass), ROUGE-L and exact match of the final answer against the test answers, and the held-out loss
-of the test answers. Everything is written to the output folder: `answers/<contestant>.jsonl`,
-`results.json`, the resolved config.
+pass), ROUGE-L and exact match of the final answer against the test answers, the held-out loss
+of the test answers, and the lm-eval capability suite on `base` and `finetuned`. Contestants are
+compared example by example (fteval.stats), and results.json opens with a verdict (fteval.verdict).
+Everything is written to the output folder: `answers/<contestant>.jsonl`, `results.json`, the
+resolved config, and `review_queue.jsonl` (failing answers, for the next review round).
 
 >>> results = run_eval(load_eval_config("eval.yaml"))
 >>> results["contestants"]["finetuned"]["scores"]["strict"]
