@@ -115,12 +115,7 @@ def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | Non
                 batch_size=config.batch_size,
                 limit=config.capability_limit,
             )
-            scores |= {
-                f"capability/{task}/{metric}": value
-                for task, values in capability[name].items()
-                for metric, value in values.items()
-                if metric != "n" and not metric.endswith("_stderr")
-            }
+            scores |= _capability_scores(capability[name])
         contestants[name] = {
             "adapter": adapter,
             "n": len(answers),
@@ -197,15 +192,23 @@ def score_answers(
     return scores, per_example
 
 
+def _capability_scores(scores: dict[str, dict[str, float]]) -> dict[str, float]:
+    """One contestant's suite results as flat scores `capability/<task>/<metric>` (no stderr, no counts)."""
+    return {
+        f"capability/{task}/{metric}": value
+        for task, values in scores.items()
+        for metric, value in values.items()
+        if metric != "n" and not metric.endswith("_stderr")
+    }
+
+
 def _capability_metrics(capability: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, Any]]:
     metrics = {}
     for scores in capability.values():
-        for task, values in scores.items():
-            for metric in values:
-                if metric != "n" and not metric.endswith("_stderr"):
-                    up = metric.split(",")[0] not in LOWER_IS_BETTER
-                    text = f"lm-eval {task}: {metric} (general capability)"
-                    metrics[f"capability/{task}/{metric}"] = {"higher_is_better": up, "description": text}
+        for key in _capability_scores(scores):
+            _, task, metric = key.split("/", 2)
+            up = metric.split(",")[0] not in LOWER_IS_BETTER
+            metrics[key] = {"higher_is_better": up, "description": f"lm-eval {task}: {metric} (general capability)"}
     return metrics
 
 

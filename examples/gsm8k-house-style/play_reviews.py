@@ -23,6 +23,7 @@ from ftdata.argilla_client import ArgillaConnection
 from ftdata.errors import FtdataError
 from ftdata.project import Project
 from ftdata.review import answer_record, find_dataset
+from ftdata.snapshot import fetch_records
 
 HERE = Path(__file__).resolve().parent
 BULK = 500  # Argilla's limit per bulk upsert
@@ -36,11 +37,17 @@ def play(project: Project, connection: ArgillaConnection, recorded: Path, ui_ans
     annotators, written = add_annotators(project, connection, usernames, out=credentials)
     user_ids = {a.username: a.user_id for a in annotators}
     # The owner may read annotators' keys; used only for the few answers sent the UI's way, never printed.
-    keys = {u["username"]: u["api_key"] for u in connection.request("GET", "/api/v1/users")["items"]}
+    users = connection.request("GET", "/api/v1/users")["items"]
+    keys = {u["username"]: u["api_key"] for u in users}
     dataset = find_dataset(project, connection.client())
     if dataset is None:
         raise FtdataError(f"no Argilla dataset {project.config.dataset!r} yet: run `ftdata push` first")
-    records, fields, answered = _records(connection, str(dataset.id))
+    records, fields, answered = {}, {}, set()
+    for record in fetch_records(connection, str(dataset.id), {u["id"]: u["username"] for u in users}, None):
+        records[record.external_id] = record.server_id
+        # The server's upsert validates fields even when the record exists: they are sent back as they are.
+        fields[record.server_id] = {"conversation": record.conversation, "answer": record.answer}
+        answered |= {(record.server_id, response.username) for response in record.responses}
     counts = {"via_ui": 0, "bulk": 0, "already_answered": 0, "not_in_dataset": 0}
     by_record: dict[str, list[dict]] = defaultdict(list)
     ui_left = dict.fromkeys(usernames, ui_answers)
@@ -50,7 +57,7 @@ def play(project: Project, connection: ArgillaConnection, recorded: Path, ui_ans
             counts["not_in_dataset"] += 1
             continue
         user = review["annotator"]
-        if (record_id, user_ids[user]) in answered:
+        if (record_id, user) in answered:
             counts["already_answered"] += 1
             continue
         if ui_left[user] > 0 and review["status"] == "submitted":
@@ -62,7 +69,6 @@ def play(project: Project, connection: ArgillaConnection, recorded: Path, ui_ans
         # Values go with a discard too: Argilla 2.8 fails to index a record holding a response without values.
         response = {"user_id": user_ids[user], "status": review["status"], "values": values}
         by_record[record_id].append(response)
-    # The server's upsert validates fields even when the record exists: they are sent back as they are.
     items = [
         {"id": record_id, "fields": fields[record_id], "responses": responses}
         for record_id, responses in by_record.items()
@@ -74,29 +80,6 @@ def play(project: Project, connection: ArgillaConnection, recorded: Path, ui_ans
     if written:
         print(f"annotator credentials (mode 600): {written}", file=sys.stderr)
     return counts
-
-
-def _records(
-    connection: ArgillaConnection, dataset_id: str
-) -> tuple[dict[str, str], dict[str, dict], set[tuple[str, str]]]:
-    """example id -> record id, record id -> fields, and the (record id, user id) pairs already answered."""
-    records: dict[str, str] = {}
-    fields: dict[str, dict] = {}
-    answered: set[tuple[str, str]] = set()
-    offset = 0
-    while True:
-        page = connection.request(
-            "GET",
-            f"/api/v1/datasets/{dataset_id}/records",
-            params={"include": ["responses"], "offset": offset, "limit": 1000},
-        )
-        for item in page["items"]:
-            records[item["external_id"]] = item["id"]
-            fields[item["id"]] = item["fields"]
-            answered |= {(item["id"], r["user_id"]) for r in item.get("responses") or []}
-        offset += len(page["items"])
-        if not page["items"] or offset >= page.get("total", 0):
-            return records, fields, answered
 
 
 def main() -> None:
