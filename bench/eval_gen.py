@@ -72,7 +72,7 @@ def compare_batching(model_dir: Path, data: Path, prompts: int, batch_size: int,
     """The same test prompts through TransformersGenerator batched and one at a time."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from ftdata import load_split
+    from ftcore import load_split
     from fteval.generate import TransformersGenerator
     from fteval.run import contestant_prompts
 
@@ -112,7 +112,7 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    from ftdata import ExportManifest
+    from ftcore import ExportManifest
 
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     load_start = os.getloadavg()

@@ -82,7 +82,7 @@ def run_trl(model_dir: Path, data: Path, out: Path) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
     from trl import SFTConfig, SFTTrainer
 
-    from ftdata import load_split
+    from ftcore import load_split
 
     torch.cuda.reset_peak_memory_stats()
     rows = [{"prompt": [m.to_dict() for m in e.prompt_messages], "completion": [e.messages[-1].to_dict()]}

@@ -65,7 +65,7 @@ def run_trl(model_dir: Path, data: Path, out: Path, epochs: float, defaults: boo
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from ftdata import load_split
+    from ftcore import load_split
 
     examples = load_split(data, "train")
     rows = [
@@ -111,7 +111,7 @@ def padded_share_fttrain(data: Path, model: Path, packing: bool) -> float:
     import torch
     from transformers import AutoTokenizer
 
-    from ftdata import load_split
+    from ftcore import load_split
     from fttrain.config import TrainConfig
     from fttrain.data import tokenize_examples
     from fttrain.run import collator

@@ -1,6 +1,6 @@
 """Fuzzing what ftkit reads: mutated JSONL and CSV files, and random or broken YAML configs for all three tools.
 
-The CLI contract under test (ftdata.cli_base): whatever the input, no traceback reaches the user, the exit
+The CLI contract under test (ftcore.cli): whatever the input, no traceback reaches the user, the exit
 code is 0, 1 or 2, and exit 2 ends the output with ONE line, "Error: ...", that names the file at fault.
 Hypothesis runs derandomized (the same cases on every run, no example database). CASES counts the cases each
 target ran; the last test prints the counts (`pytest -s tests/test_fuzz_inputs.py`).
@@ -25,8 +25,8 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ftcore.config import ConfigError
 from ftdata.cli import main as ftdata_main
-from ftdata.config import ConfigError
 from ftdata.project import Project, init_project
 from ftdata.snapshot import Response, SnapshotRecord, _record_to_row, _write_snapshot
 from ftdata.store import Store

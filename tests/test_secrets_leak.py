@@ -21,10 +21,10 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent / "curate"))
 from review_helpers import GUIDELINES, make_review_project, remove_review_project
 
-from ftdata import ExportManifest, load_split
+from ftcore import ExportManifest, load_split
+from ftcore.errors import FtdataError
 from ftdata.annotators import add_annotators
 from ftdata.argilla_client import ArgillaConnection, ArgillaRequestError
-from ftdata.errors import FtdataError
 from ftdata.export import export_dataset
 from ftdata.project import Project
 from ftdata.review import answer_record, find_dataset, push

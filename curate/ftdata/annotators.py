@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ftcore.atomic import atomic_write
+from ftcore.errors import FtdataError
 from ftdata.argilla_client import ArgillaConnection, ArgillaRequestError
-from ftdata.atomic import atomic_write
-from ftdata.errors import FtdataError
 from ftdata.project import Project
 
 

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ftdata.errors import FtdataError
-from ftdata.example import Example
+from ftcore.errors import FtdataError
+from ftcore.example import Example
 
 if TYPE_CHECKING:
     import argilla as rg

@@ -10,11 +10,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ftdata import __version__
+from ftcore import __version__
+from ftcore.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_PROBLEMS, ToolGroup, one_line, progress_bars
+from ftcore.jsonl import validate_files
 from ftdata.argilla_client import ArgillaConnection
-from ftdata.cli_base import EXIT_BAD_INPUT, EXIT_OK, EXIT_PROBLEMS, ToolGroup, one_line, progress_bars
 from ftdata.importers import FORMATS, ColumnMap, import_files
-from ftdata.jsonl import validate_files
 from ftdata.project import Project, init_project
 
 # soft_wrap: a problem stays on one line, so grep and editors can jump to file:line.

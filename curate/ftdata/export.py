@@ -37,19 +37,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ftdata import __version__
-from ftdata.atomic import describe_os_error, sha256_file
-from ftdata.config import write_config
+from ftcore import __version__
+from ftcore.atomic import describe_os_error, sha256_file
+from ftcore.config import write_config
+from ftcore.errors import FtdataError
+from ftcore.example import Example, normalise_content
+from ftcore.manifest import ExportManifest, SplitFile
+from ftcore.style import StyleSpec
 from ftdata.duplicates import cross_split_leaks, near_duplicate_clusters
-from ftdata.errors import FtdataError
-from ftdata.example import Example, normalise_content
 from ftdata.lint import lint_snapshot, prompt_text
-from ftdata.manifest import ExportManifest, SplitFile
 from ftdata.project import ExportConfig, Project
 from ftdata.snapshot import Snapshot, SnapshotRecord
 from ftdata.status import status_from_records
 from ftdata.store import Store, StoreSnapshot
-from ftdata.style import StyleSpec
 
 SPLIT_ORDER = ("train", "validation", "test")
 

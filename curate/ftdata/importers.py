@@ -22,10 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from ftdata.atomic import sha256_file
-from ftdata.errors import FtdataError, Problem
-from ftdata.example import Example, InvalidExample
-from ftdata.jsonl import UnreadableFile, iter_json_lines, loads, open_maybe_gzip
+from ftcore.atomic import sha256_file
+from ftcore.errors import FtdataError, Problem
+from ftcore.example import Example, InvalidExample
+from ftcore.jsonl import UnreadableFile, iter_json_lines, loads, open_maybe_gzip
 from ftdata.project import Project
 from ftdata.store import RAW_PREVIEW_CHARS, RejectedRow, Store
 

@@ -16,12 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from ftcore.example import Example
+from ftcore.style import StyleSpec
 from ftdata.duplicates import cross_split_leaks, duplicate_key, exact_duplicate_groups, near_duplicate_clusters
-from ftdata.example import Example
 from ftdata.pii import PII_KINDS, SECRET_KINDS, scan_texts
 from ftdata.project import LintConfig, Project
 from ftdata.store import Store, StoreSnapshot
-from ftdata.style import StyleSpec
 from ftdata.tokens import Distribution, count_tokens, load_tokenizer
 
 Severity = Literal["error", "warning"]

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ftdata.atomic import atomic_write
-from ftdata.config import ConfigError, commented_yaml, load_config, option
+from ftcore.atomic import atomic_write
+from ftcore.config import ConfigError, commented_yaml, load_config, option
 
 PROJECT_FILE = "ftdata.yaml"
 

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ftdata import __version__
+from ftcore import __version__
+from ftcore.errors import FtdataError
+from ftcore.example import Example
 from ftdata.argilla_client import ArgillaConnection, record_fields
-from ftdata.errors import FtdataError
-from ftdata.example import Example
 from ftdata.project import Project
 
 if TYPE_CHECKING:

@@ -25,11 +25,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ftdata import __version__
+from ftcore import __version__
+from ftcore.atomic import atomic_write
+from ftcore.errors import FtdataError
+from ftcore.example import Example
 from ftdata.argilla_client import ArgillaConnection
-from ftdata.atomic import atomic_write
-from ftdata.errors import FtdataError
-from ftdata.example import Example
 from ftdata.project import Project
 from ftdata.review import ReviewError, find_dataset, guideline_version, settings_json
 

@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ftdata.atomic import atomic_write
-from ftdata.errors import FtdataError
-from ftdata.example import Example
+from ftcore.atomic import atomic_write
+from ftcore.errors import FtdataError
+from ftcore.example import Example
 from ftdata.project import CostConfig, Project
 from ftdata.store import Store
 from ftdata.tokens import Distribution, TokenCounts, count_tokens, load_tokenizer

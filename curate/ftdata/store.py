@@ -27,9 +27,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ftdata.atomic import atomic_write
-from ftdata.errors import FtdataError, Problem
-from ftdata.example import Example, Message
+from ftcore.atomic import atomic_write
+from ftcore.errors import FtdataError, Problem
+from ftcore.example import Example, Message
 
 CURRENT = "CURRENT"
 RAW_PREVIEW_CHARS = 2000

@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ftdata.errors import FtdataError
-from ftdata.example import Example
+from ftcore.errors import FtdataError
+from ftcore.example import Example
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ftdata.errors import FtdataError
+from ftcore.errors import FtdataError
 
 TASKS_DIR = Path(__file__).resolve().parent / "tasks"
 SUITE = "ftkit_capability"  # the tag of every shipped task

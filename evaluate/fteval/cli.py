@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ftdata.cli_base import EXIT_OK, EXIT_PROBLEMS, ToolGroup, progress_bars
+from ftcore.cli import EXIT_OK, EXIT_PROBLEMS, ToolGroup, progress_bars
 from fteval import __version__
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ftdata.errors import FtdataError
+from ftcore.errors import FtdataError
 
 DEFAULT_MAX_DROP = 0.02
 

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from ftdata.config import ConfigError, load_config, option, resolve_paths
+from ftcore.config import ConfigError, load_config, option, resolve_paths
 
 CONTESTANTS = ("base", "base+prompt", "finetuned", "previous")
 

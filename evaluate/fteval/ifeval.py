@@ -1,6 +1,6 @@
 """IFEval's verifiable instructions as ftdata style checks: score any IFEval-format prompt set with ftdata's registry.
 
-Each IFEval instruction id (with its kwargs) maps onto one or more checks of `ftdata.style.REGISTRY`, which read text
+Each IFEval instruction id (with its kwargs) maps onto one or more checks of `ftcore.style.REGISTRY`, which read text
 the way lm-eval's IFEval verifier does (an agreement test holds them to it). Each prompt gets its own `StyleSpec`.
 Scoring is IFEval's strict mode only (the answer as given; no loose variants with markdown or first/last lines
 removed).
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ftdata.errors import FtdataError
-from ftdata.style import StyleSpec, StyleSpecError
+from ftcore.errors import FtdataError
+from ftcore.style import StyleSpec, StyleSpecError
 
 
 class IFEvalError(FtdataError):

@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ftdata.atomic import atomic_write
+from ftcore.atomic import atomic_write
 from fteval.compare import load_results
 
 FAILURES_SHOWN = 40  # per contestant

@@ -24,11 +24,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ftdata import Example, ExportManifest, __version__, load_split
-from ftdata.atomic import atomic_write
-from ftdata.config import write_config
-from ftdata.errors import FtdataError
-from ftdata.style import StyleSpec
+from ftcore import Example, ExportManifest, __version__, load_split
+from ftcore.atomic import atomic_write
+from ftcore.config import write_config
+from ftcore.errors import FtdataError
+from ftcore.style import StyleSpec
 from fteval.capability import LOWER_IS_BETTER, capability_deltas, run_capability_suite
 from fteval.config import EvalConfig
 from fteval.generate import make_generator
@@ -283,7 +283,7 @@ def review_queue(output: Path, contestant: str) -> Path:
     (`review_queue.jsonl`), for `ftdata import` + `ftdata push`: annotators mark it needs-edit and write
     the right answer, and the next export trains on it.
     """
-    from ftdata import write_examples
+    from ftcore import write_examples
 
     queue = []
     # split("\n"), not splitlines(): an answer may hold U+2028 or U+0085, which JSON leaves unescaped.

@@ -21,7 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parents[1] / "curate")]  # ftdata from this checkout, installed or not
 
-from ftdata import Example  # noqa: E402
+from ftcore import Example  # noqa: E402
 
 SOURCE_ROWS = 640
 ANNOTATORS = ("ana", "ben", "chen")

@@ -18,9 +18,9 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from ftcore.errors import FtdataError
 from ftdata.annotators import add_annotators
 from ftdata.argilla_client import ArgillaConnection
-from ftdata.errors import FtdataError
 from ftdata.project import Project
 from ftdata.review import answer_record, find_dataset
 from ftdata.snapshot import fetch_records

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ftdata.atomic import sha256_file
+from ftcore.atomic import sha256_file
+from ftcore.manifest import MANIFEST_NAME, ExportManifest
 from ftdata.cli import main
-from ftdata.manifest import MANIFEST_NAME, ExportManifest
 from ftdata.project import init_project
 from ftdata.snapshot import Response, SnapshotRecord, _record_to_row, _write_snapshot
 
@@ -168,7 +168,7 @@ def fill_at(point: str, monkeypatch) -> None:
     import datasets
     import pyarrow.parquet
 
-    import ftdata.atomic
+    import ftcore.atomic
     import ftdata.export
 
     if point == "split file":
@@ -183,7 +183,7 @@ def fill_at(point: str, monkeypatch) -> None:
     elif point == "datasets folder":
         monkeypatch.setattr(datasets.DatasetDict, "save_to_disk", full_disk)
     elif point == "fsync of an atomic write":
-        monkeypatch.setattr(ftdata.atomic.os, "fsync", full_disk)
+        monkeypatch.setattr(ftcore.atomic.os, "fsync", full_disk)
 
 
 @pytest.mark.parametrize("point", ["split file", "parquet", "datasets folder", "fsync of an atomic write"])
@@ -206,11 +206,11 @@ def test_disk_full_while_exporting_keeps_the_previous_export(project, tmp_path, 
 
 
 def test_disk_full_in_an_atomic_write_names_the_file(tmp_path, monkeypatch):
-    from ftdata.atomic import atomic_write
+    from ftcore.atomic import atomic_write
 
     target = tmp_path / "manifest.json"
     target.write_text("previous")
-    monkeypatch.setattr("ftdata.atomic.os.fsync", full_disk)
+    monkeypatch.setattr("ftcore.atomic.os.fsync", full_disk)
     with pytest.raises(OSError) as raised, atomic_write(target) as handle:
         handle.write("new")
     assert raised.value.errno == errno.ENOSPC and raised.value.filename == str(target)

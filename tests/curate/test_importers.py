@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ftdata import jsonl
+from ftcore import jsonl
+from ftcore.errors import FtdataError
+from ftcore.jsonl import UnreadableFile
 from ftdata.cli import main
-from ftdata.errors import FtdataError
 from ftdata.importers import ColumnMap, import_files
-from ftdata.jsonl import UnreadableFile
 from ftdata.project import Project, init_project
 from ftdata.store import Store
 

@@ -5,13 +5,13 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from ftcore.style import StyleSpec
 from ftdata import Example
 from ftdata.cli import main
 from ftdata.importers import ColumnMap, import_files
 from ftdata.lint import lint, lint_snapshot
 from ftdata.project import LintConfig, Project, init_project
 from ftdata.store import StoreSnapshot
-from ftdata.style import StyleSpec
 
 REPO_STYLE = "examples/quickstart/style.yaml"
 

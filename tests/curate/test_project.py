@@ -1,6 +1,6 @@
 import pytest
 
-from ftdata.config import ConfigError
+from ftcore.config import ConfigError
 from ftdata.project import Project, ProjectConfig, init_project
 
 

@@ -1,7 +1,7 @@
 import pytest
 
+from ftcore.errors import FtdataError
 from ftdata import Example, tokens
-from ftdata.errors import FtdataError
 from ftdata.project import CostConfig
 from ftdata.stats import plot_token_histogram, stats_from_counts
 from ftdata.tokens import Distribution, count_tokens, load_tokenizer

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ftdata.style import StyleSpec
+from ftcore.style import StyleSpec
 
 REPO = Path(__file__).resolve().parents[2]
 STYLE = REPO / "examples" / "quickstart" / "style.yaml"

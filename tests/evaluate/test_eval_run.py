@@ -61,7 +61,7 @@ def test_three_contestants_scored_and_recorded(eval_config, export_dir, finetune
     assert {p.name for p in (out / "answers").iterdir()} == {"base.jsonl", "base+prompt.jsonl", "finetuned.jsonl"}
     n = results["data"]["n"]
     assert n == 8 and results["data"]["split"] == "test"
-    from ftdata import ExportManifest
+    from ftcore import ExportManifest
 
     assert results["data"]["manifest_fingerprint"] == ExportManifest.read(export_dir).fingerprint
     assert results["contestants"]["finetuned"]["adapter"] == str(finetuned_run)
@@ -94,7 +94,7 @@ def test_three_contestants_scored_and_recorded(eval_config, export_dir, finetune
     assert results["metrics"]["capability/ftkit_gsm8k_mc/acc"]["higher_is_better"]
     assert "General-capability change (lm-eval, finetuned vs base): ftkit_arithmetic acc" in results["verdict"]
     # Closing the loop: the fine-tune's failing answers, as examples ftdata imports for review.
-    from ftdata import read_examples
+    from ftcore import read_examples
 
     queue = read_examples(out / "review_queue.jsonl")
     failing = [a for a in (json.loads(x) for x in (out / "answers" / "finetuned.jsonl").read_text().splitlines())
@@ -111,7 +111,7 @@ def test_three_contestants_scored_and_recorded(eval_config, export_dir, finetune
 
 
 def test_the_prompted_baseline_replaces_the_system_turn(export_dir):
-    from ftdata import load_split
+    from ftcore import load_split
 
     example = load_split(export_dir, "test")[0]
     assert example.system == "Answer in the house format."
@@ -156,7 +156,7 @@ def test_bad_config_errors(eval_config, tmp_path):
 def test_heldout_loss_is_the_same_batched_and_one_at_a_time(tiny_model_dir, export_dir):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from ftdata import load_split
+    from ftcore import load_split
     from fteval.run import heldout_loss
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)

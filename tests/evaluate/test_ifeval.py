@@ -8,7 +8,7 @@ single characters.
 Two instructions cannot run lm-eval's code as it is here, because it needs NLTK's punkt data, which is not available
 offline (lm-eval tries to download it at import and raises LookupError later):
 - length_constraints:number_sentences counts sentences with punkt: fteval is held to its own documented expectations
-  (`ftdata.style.split_sentences`) instead.
+  (`ftcore.style.split_sentences`) instead.
 - change_case:capital_word_frequency tokenizes with NLTK's word_tokenize, which splits sentences with punkt first: the
   reference runs lm-eval's checker with NLTK's real word tokenizer, and a plain stand-in for punkt (a sentence ends
   at '.', '!' or '?', with closing brackets or quotes, before white space). For capital words, sentence ends matter
@@ -28,7 +28,7 @@ from lm_eval.tasks.ifeval import instructions_util
 from lm_eval.tasks.ifeval import utils as lm_eval_ifeval  # not its names: pytest would collect test_instruction_...
 from lm_eval.tasks.ifeval.instructions_registry import INSTRUCTION_DICT
 
-from ftdata.style import StyleSpec
+from ftcore.style import StyleSpec
 from fteval.ifeval import (
     SUPPORTED_INSTRUCTIONS,
     UNSUPPORTED_INSTRUCTIONS,
@@ -509,7 +509,7 @@ def test_every_supported_instruction_has_cases_and_every_lm_eval_instruction_is_
 
 
 # number_sentences: lm-eval counts with punkt, which raises LookupError offline. fteval's count follows
-# `ftdata.style.split_sentences`; these are its documented expectations.
+# `ftcore.style.split_sentences`; these are its documented expectations.
 SENTENCE_COUNTS = [
     ("", 0),
     ("   \n", 0),

@@ -10,8 +10,8 @@ from pathlib import Path
 import evaluate
 import pytest
 
-from ftdata.config import ConfigError
-from ftdata.style import StyleSpec
+from ftcore.config import ConfigError
+from ftcore.style import StyleSpec
 from fteval.metrics import GSM8K_FINAL_ANSWER, METRICS_DIR, available_metrics, load_metric
 
 REPO = Path(__file__).resolve().parents[2]

@@ -136,7 +136,7 @@ def test_markdown_keeps_every_answer_inside_its_fence(reports):
 
 def test_review_queue_keeps_answers_that_hold_line_separators(tmp_path):
     """answers/*.jsonl is split on "\n" only: U+2028, U+2029 and U+0085 stay inside the answer that holds them."""
-    from ftdata import read_examples
+    from ftcore import read_examples
     from fteval.run import review_queue
 
     answers = ["line\u2028separator", "paragraph\u2029separator", "next\x85line", "plain, no final line"]

@@ -43,7 +43,7 @@ def test_the_demo_runs_from_import_to_report_and_reuses_on_a_second_run(tmp_path
     assert sum(split["examples"] for split in manifest["splits"].values()) >= 500
     results = json.loads((out / "eval" / "results.json").read_text())
     assert list(results["contestants"]) == ["base", "base+prompt", "finetuned"]
-    from ftdata import ExportManifest
+    from ftcore import ExportManifest
 
     assert results["data"]["manifest_fingerprint"] == ExportManifest.read(out / "export").fingerprint
     assert results["training"]["train_examples"] == 24  # the quick cut

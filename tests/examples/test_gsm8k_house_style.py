@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ftdata import read_examples
+from ftcore import read_examples
 from ftdata.importers import import_files
 from ftdata.lint import lint
 from ftdata.project import Project

@@ -3,7 +3,7 @@
 import pytest
 from transformers import AutoTokenizer
 
-from ftdata import Example
+from ftcore import Example
 from fttrain.data import IGNORE_INDEX, MaskError, assistant_spans, explain_example, tokenize_example, tokenize_examples
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from ftdata import load_split
-from ftdata.config import write_config
+from ftcore import load_split
+from ftcore.config import write_config
 from fttrain.config import load_train_config
 from fttrain.merge import (
     REPORT_NAME,

@@ -4,7 +4,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from ftdata import load_split
+from ftcore import load_split
 from fttrain.config import TrainConfig
 from fttrain.data import tokenize_examples
 from fttrain.run import collator, load_model

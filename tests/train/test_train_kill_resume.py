@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ftdata import ExportManifest
+from ftcore import ExportManifest
 from fttrain.config import load_train_config
 from fttrain.run import last_complete_checkpoint
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ftdata import ExportManifest
+from ftcore import ExportManifest
 from fttrain.cli import main
 from fttrain.config import load_train_config
 from fttrain.run import RUN_FILES, run

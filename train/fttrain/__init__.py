@@ -1,8 +1,8 @@
 """fttrain: a thin QLoRA trainer that consumes exactly what `ftdata export` wrote.
 
-It reads data only through the ftdata contract (`ftdata.load_split`, `ftdata.ExportManifest`).
+It reads data only through the shared contract (`ftcore.load_split`, `ftcore.ExportManifest`).
 """
 
-from ftdata import __version__
+from ftcore import __version__
 
 __all__ = ["__version__"]

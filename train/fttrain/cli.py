@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ftdata.cli_base import EXIT_PROBLEMS, ToolGroup
+from ftcore.cli import EXIT_PROBLEMS, ToolGroup
 from fttrain import __version__
 
 config_argument = click.argument("config_path", metavar="CONFIG.yaml", type=click.Path(dir_okay=False, path_type=Path))

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ftdata.config import ConfigError, load_config, option, resolve_paths
+from ftcore.config import ConfigError, load_config, option, resolve_paths
 
 
 @dataclass

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ftdata import Example
-from ftdata.errors import FtdataError
+from ftcore import Example
+from ftcore.errors import FtdataError
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase

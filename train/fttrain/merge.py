@@ -18,10 +18,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ftdata import ExportManifest, load_split
-from ftdata.atomic import atomic_write
-from ftdata.config import load_config
-from ftdata.errors import FtdataError
+from ftcore import ExportManifest, load_split
+from ftcore.atomic import atomic_write
+from ftcore.config import load_config
+from ftcore.errors import FtdataError
 from fttrain.config import TrainConfig
 
 RESOLVED_CONFIG = "fttrain.resolved.yaml"

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ftdata import ExportManifest, load_split
-from ftdata.atomic import atomic_write
-from ftdata.config import ConfigError, write_config
-from ftdata.errors import FtdataError
+from ftcore import ExportManifest, load_split
+from ftcore.atomic import atomic_write
+from ftcore.config import ConfigError, write_config
+from ftcore.errors import FtdataError
 from fttrain.callbacks import peak_memory_mb
 from fttrain.config import TrainConfig
 from fttrain.data import TokenizedSplit, explain_example, tokenize_examples

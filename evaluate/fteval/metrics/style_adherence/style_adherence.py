@@ -1,6 +1,6 @@
 """Style adherence: how often answers pass each check of an ftdata style spec, and all of them at once.
 
-The checks are ftdata's registry (`ftdata.style.StyleSpec`), the same that lints the training data, so a score
+The checks are ftdata's registry (`ftcore.style.StyleSpec`), the same that lints the training data, so a score
 here means exactly what `ftdata check` means. The spec is required: there is no default house style.
 """
 
@@ -12,10 +12,10 @@ from collections.abc import Mapping
 import datasets
 import evaluate
 
-from ftdata.style import StyleSpec
+from ftcore.style import StyleSpec
 
 _DESCRIPTION = """
-Scores answers against an ftdata style spec (the registry of checks in `ftdata.style`): for each check id, the share
+Scores answers against an ftdata style spec (the registry of checks in `ftcore.style`): for each check id, the share
 of answers that pass it (`pass_rate/<check id>`); `strict`, the share that pass every check; and `n`, the number of
 answers. References are not used.
 """

@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ftdata.atomic import atomic_write
-from ftdata.errors import ExampleFileError, FtdataError, Problem
-from ftdata.example import Example, InvalidExample
+from ftcore.atomic import atomic_write
+from ftcore.errors import ExampleFileError, FtdataError, Problem
+from ftcore.example import Example, InvalidExample
 
 UTF8_BOM = b"\xef\xbb\xbf"
 GZIP_MAGIC = b"\x1f\x8b"

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from ftdata import (
+from ftcore import (
     MANIFEST_NAME,
     Example,
     ExportManifest,

@@ -2,7 +2,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from ftdata.config import ConfigError, commented_yaml, load_config, option, write_config
+from ftcore.config import ConfigError, commented_yaml, load_config, option, write_config
 
 
 @dataclass

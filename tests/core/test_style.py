@@ -1,6 +1,6 @@
 import pytest
 
-from ftdata.style import REGISTRY, StyleSpec, StyleSpecError, run_check, split_sentences
+from ftcore.style import REGISTRY, StyleSpec, StyleSpecError, run_check, split_sentences
 
 GSM8K_ANSWER = "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\nShe sold 48+24 = <<48+24=72>>72 clips.\n#### 72"
 

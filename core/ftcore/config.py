@@ -21,8 +21,8 @@ from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 import yaml
 
-from ftdata.atomic import atomic_write
-from ftdata.errors import FtdataError
+from ftcore.atomic import atomic_write
+from ftcore.errors import FtdataError
 
 T = TypeVar("T")
 

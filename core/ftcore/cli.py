@@ -9,8 +9,8 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from ftdata.atomic import describe_os_error
-from ftdata.errors import FtdataError
+from ftcore.atomic import describe_os_error
+from ftcore.errors import FtdataError
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_BAD_INPUT = 0, 1, 2
 

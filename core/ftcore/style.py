@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ftdata.config import ConfigError, read_yaml_mapping
+from ftcore.config import ConfigError, read_yaml_mapping
 
 
 class StyleSpecError(ConfigError):

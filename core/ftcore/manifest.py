@@ -21,10 +21,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ftdata.atomic import atomic_write, sha256_file
-from ftdata.errors import ManifestError
-from ftdata.example import Example
-from ftdata.jsonl import read_examples
+from ftcore.atomic import atomic_write, sha256_file
+from ftcore.errors import ManifestError
+from ftcore.example import Example
+from ftcore.jsonl import read_examples
 
 MANIFEST_NAME = "manifest.json"
 FORMAT_VERSION = 1

@@ -1,7 +1,7 @@
 import pytest
 
-from ftdata import Example, Message
-from ftdata.example import InvalidExample, normalise_content
+from ftcore import Example, Message
+from ftcore.example import InvalidExample, normalise_content
 
 
 def chat(*turns):

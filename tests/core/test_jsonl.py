@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from ftdata import Example, ExampleFileError, read_examples, write_examples
-from ftdata.jsonl import validate_files
+from ftcore import Example, ExampleFileError, read_examples, write_examples
+from ftcore.jsonl import validate_files
 
 
 def good_line(question="What is 2+2?", answer="4"):
