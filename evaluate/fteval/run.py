@@ -36,6 +36,7 @@ from fteval.stats import compare_contestants
 from fteval.verdict import verdict
 
 RESULTS_SCHEMA_VERSION = 1
+HELDOUT_MAX_TOKENS = 4096  # a test conversation longer than this is scored on its first 4,096 tokens
 CAPABILITY_CONTESTANTS = ("base", "finetuned", "previous")  # the prompt does not change what a model knows
 # Every score with its direction, so a comparison never has to guess.
 METRICS = {
@@ -247,12 +248,12 @@ def heldout_loss(
     """
     import torch
 
-    from fttrain.data import IGNORE_INDEX, tokenize_example
+    from ftcore.chat import IGNORE_INDEX, tokenize_chat
 
     items = []
     for example in examples:
         messages = contestant_prompts([example], system_prompt)[0] + [example.messages[-1].to_dict()]
-        items.append(tokenize_example(Example.create(messages), tokenizer, max_seq_len=4096))
+        items.append(tokenize_chat(messages, tokenizer, max_seq_len=HELDOUT_MAX_TOKENS, example_id=example.id))
     items.sort(key=lambda item: len(item.input_ids))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     total, count = 0.0, 0
