@@ -438,7 +438,7 @@ def test_export_without_a_usable_snapshot(tmp_path_factory, snapshot):
 @pytest.fixture(scope="module")
 def train_base(tmp_path_factory, tiny_model_dir, export_dir) -> dict:
     return {
-        "base_model": str(tiny_model_dir),
+        "base_model": {"path": str(tiny_model_dir), "dtype": "auto"},
         "data": str(export_dir),
         "output_dir": str(tmp_path_factory.mktemp("fuzz-train") / "run"),
         "method": "lora",
@@ -447,7 +447,7 @@ def train_base(tmp_path_factory, tiny_model_dir, export_dir) -> dict:
         "batch_size": 8,
         "learning_rate": 3e-3,
         "lora": {"r": 8, "alpha": 16, "dropout": 0.0, "target_modules": "all-linear"},
-        "quant": {"quant_type": "nf4", "compute_dtype": "auto"},
+        "quant": {"quant_type": "nf4", "double_quant": True},
     }
 
 

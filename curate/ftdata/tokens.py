@@ -11,9 +11,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ftcore import models
 from ftcore.chat import render_chat
-from ftcore.errors import FtdataError
 from ftcore.example import Example
+from ftcore.models import ModelSource
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -50,15 +51,10 @@ class TokenCounts:
     total: list[int]
 
 
-def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
-    """A tokenizer from a local folder or a hub id (offline runs need it in the local cache)."""
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(name_or_path)
-    except (OSError, ValueError) as error:
-        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise FtdataError(f"tokenizer {name_or_path!r}: cannot load: {first_line}") from None
+def load_tokenizer(source: ModelSource | str, setting: str = "lint.tokenizer") -> PreTrainedTokenizerBase:
+    """The base model's tokenizer: a local folder, a hub id (offline runs need it in the local cache) or a GGUF
+    file, loaded as training loads it (`ftcore.models.load_tokenizer`)."""
+    return models.load_tokenizer(source, setting)
 
 
 def count_tokens(

@@ -28,6 +28,7 @@ from ftcore import Example, ExportManifest, __version__, load_split
 from ftcore.atomic import atomic_write
 from ftcore.config import write_config
 from ftcore.errors import FtdataError
+from ftcore.models import load_base, load_tokenizer
 from ftcore.style import StyleSpec
 from fteval.capability import LOWER_IS_BETTER, capability_deltas, run_capability_suite
 from fteval.config import EvalConfig
@@ -79,17 +80,13 @@ def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | Non
 
         if importlib.util.find_spec("vllm") is None:
             raise EvalError("generator: vllm: the vllm package is not installed (`pip install vllm`, CUDA only)")
-        if config.gguf_file:
+        if config.base_model.gguf_file:
             raise EvalError("generator: vllm: a GGUF base model is not supported here; use generator: transformers")
 
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
+    from transformers import set_seed
 
-    kwargs = {"gguf_file": config.gguf_file} if config.gguf_file else {}
-    tokenizer = AutoTokenizer.from_pretrained(config.base_model, **kwargs)
-    base = AutoModelForCausalLM.from_pretrained(
-        config.base_model, dtype=torch.bfloat16 if torch.cuda.is_available() else torch.float32, **kwargs
-    )
+    tokenizer = load_tokenizer(config.base_model)
+    base = load_base(config.base_model)
     output = Path(config.output_dir)
     (output / "answers").mkdir(parents=True, exist_ok=True)
     references = [e.completion for e in examples]
@@ -148,7 +145,7 @@ def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | Non
             "split": "test",
             "n": len(examples),
         },
-        "base_model": config.base_model,
+        "base_model": config.base_model.label(),
         "settings": {
             "max_new_tokens": config.max_new_tokens,
             "batch_size": config.batch_size,

@@ -51,7 +51,7 @@ def test_qlora_runs_the_real_4bit_path_on_cpu(train_config):
     summary = run(config)
     assert summary["steps"] == 8 and summary["method"] == "qlora"
     base = AutoModelForCausalLM.from_pretrained(
-        config.base_model, quantization_config=BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4")
+        config.base_model.path, quantization_config=BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4")
     )
     assert any(isinstance(module, bnb.nn.Linear4bit) for module in base.modules())
     model = PeftModel.from_pretrained(base, config.output_dir)  # the adapter reloads onto a 4-bit base

@@ -8,9 +8,10 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from ftcore.config import ConfigError, load_config, option, resolve_paths
+from ftcore.models import BaseModel, QuantConfig, as_base_model
 
 
 @dataclass
@@ -33,18 +34,10 @@ class LoraConfig:
 
 
 @dataclass
-class QuantConfig:
-    quant_type: Literal["nf4", "fp4"] = option("nf4", "4-bit data type (NF4 is QLoRA's)")
-    double_quant: bool = option(True, "Quantise the quantisation constants too (saves ~0.4 bit per weight)")
-    compute_dtype: Literal["auto", "bfloat16", "float16", "float32"] = option(
-        "auto", "Dtype of the 4-bit matmuls: auto = bfloat16 on CUDA, float32 on CPU (bf16 is 5x slower on CPU)"
-    )
-
-
-@dataclass
 class TrainConfig:
-    base_model: str = option("", "Base model: a local folder, a hub id, or a folder holding the GGUF file below")
-    gguf_file: str | None = option(None, "GGUF file name inside base_model, dequantised by transformers on load")
+    base_model: BaseModel = option(
+        BaseModel(), "The model to fine-tune: path (a folder or hub id), gguf_file, dtype; a plain string is the path"
+    )
     data: str = option("", "An `ftdata export` folder: its manifest and splits are read, never raw JSONL")
     output_dir: str = option("runs/latest", "Run folder: adapter, tokenizer, config, manifest, metrics, plot")
     method: Literal["qlora", "lora", "full"] = option("qlora", "qlora: 4-bit base + LoRA; lora: full-precision base")
@@ -75,7 +68,10 @@ class TrainConfig:
     gpu_tokens_per_second: float = option(2500.0, "`plan`: training throughput you expect on it, tokens/s")
     gpu_usd_per_hour: float = option(2.0, "`plan`: what an hour of that GPU costs")
 
+    MOVED: ClassVar[dict[str, str]] = {"gguf_file": "base_model.gguf_file"}
+
     def __post_init__(self) -> None:
+        self.base_model = as_base_model(self.base_model)  # TrainConfig(base_model="org/name") in Python too
         floats = (
             "epochs",
             "learning_rate",
@@ -102,8 +98,9 @@ class TrainConfig:
 def load_train_config(path: str | os.PathLike, overrides: tuple[str, ...] | list[str] = ()) -> TrainConfig:
     """The config at `path` with overrides; paths in it are relative to the file's folder."""
     config = load_config(TrainConfig, path, overrides)
-    for key in ("base_model", "data"):
-        if not getattr(config, key):
-            raise ConfigError(f"{path}: {key}: required")
+    if not config.base_model.path:
+        raise ConfigError(f"{path}: base_model: required")
+    if not config.data:
+        raise ConfigError(f"{path}: data: required")
     resolve_paths(config, path, ("data", "output_dir", "evaluate"), model_key="base_model")
     return config

@@ -22,6 +22,7 @@ from ftcore import ExportManifest, load_split
 from ftcore.atomic import atomic_write
 from ftcore.config import load_config
 from ftcore.errors import FtdataError
+from ftcore.models import load_base
 from fttrain.config import TrainConfig
 
 RESOLVED_CONFIG = "fttrain.resolved.yaml"
@@ -136,7 +137,7 @@ def merge_run(
         report = MergeReport(
             run_dir=str(run_dir),
             out=str(out),
-            base_model=config.base_model,
+            base_model=config.base_model.label(),
             prompts_checked=len(inputs),
             max_abs_logit_diff=diff,
             tolerance=tolerance,
@@ -258,29 +259,19 @@ def _merge_into(staging: Path, run_dir: Path, config: TrainConfig, tokenizer, in
 
 
 def _load_base(config: TrainConfig, dtype):
-    from transformers import AutoModelForCausalLM
-
-    kwargs: dict[str, Any] = {"dtype": dtype, **_device_map()}
-    if config.gguf_file:
-        kwargs["gguf_file"] = config.gguf_file
-    try:
-        return AutoModelForCausalLM.from_pretrained(config.base_model, **kwargs)
-    except (OSError, ValueError) as error:
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise MergeError(f"base_model {config.base_model!r}: cannot load it: {first}") from None
+    # Never 4-bit, and in the merge's own dtype (see merge_dtype), whatever the run trained in.
+    return load_base(config.base_model, dtype=dtype, device=_device())
 
 
 def _load_merged(folder: Path, dtype):
-    from transformers import AutoModelForCausalLM
-
-    return AutoModelForCausalLM.from_pretrained(str(folder), dtype=dtype, **_device_map()).eval()
+    return load_base(str(folder), setting="the merged model", dtype=dtype, device=_device()).eval()
 
 
-def _device_map() -> dict[str, Any]:
+def _device() -> str | None:
     import torch
 
     # On CUDA, spread a model too large for one GPU over all of them; the check catches a bad placement too.
-    return {"device_map": "auto"} if torch.cuda.is_available() else {}
+    return "auto" if torch.cuda.is_available() else None
 
 
 def _logits(model, ids):

@@ -22,6 +22,7 @@ from ftcore import ExportManifest, load_split
 from ftcore.atomic import atomic_write
 from ftcore.config import ConfigError, write_config
 from ftcore.errors import FtdataError
+from ftcore.models import load_base, load_tokenizer, torch_dtype
 from fttrain.callbacks import peak_memory_mb
 from fttrain.config import TrainConfig
 from fttrain.data import TokenizedSplit, explain_example, tokenize_examples
@@ -62,9 +63,9 @@ def prepare(config: TrainConfig) -> Prepared:
         raise TrainError(f"data: {data} is not a folder: point it at an `ftdata export` folder")
     manifest = ExportManifest.read(data)
     manifest.verify(data)  # the sha256 of every split against the manifest, before any model is loaded
-    tokenizer = load_tokenizer(config)
+    tokenizer = load_tokenizer(config.base_model)
     if not getattr(tokenizer, "chat_template", None):
-        raise TrainError(f"base_model {config.base_model!r}: its tokenizer has no chat template")
+        raise TrainError(f"base_model {config.base_model.label()!r}: its tokenizer has no chat template")
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     # The export's split order is seeded, so the first N examples are a fixed sample.
@@ -162,44 +163,12 @@ def evaluate_run(eval_config_path: str, run_folder: Path) -> dict[str, Any]:
     return {"results": str(output / "results.json"), "report": str(page), "verdict": results["verdict"]}
 
 
-def load_tokenizer(config: TrainConfig):
-    from transformers import AutoTokenizer
-
-    return from_base_model(config, AutoTokenizer, "its tokenizer")
-
-
-def from_base_model(config: TrainConfig, auto_class: Any, what: str) -> Any:
-    """`auto_class.from_pretrained` on the base model (a folder, a hub id, or a folder + GGUF file),
-    with a one-line error naming the setting."""
-    kwargs = {"gguf_file": config.gguf_file} if config.gguf_file else {}
-    try:
-        return auto_class.from_pretrained(config.base_model, **kwargs)
-    except (OSError, ValueError) as error:
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise TrainError(f"base_model {config.base_model!r}: cannot load {what}: {first}") from None
-
-
 def load_model(config: TrainConfig):
     """The base model (4-bit NF4 for qlora), prepared for k-bit training, with LoRA applied."""
-    import torch
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
-    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    dtype = compute_dtype(config)
-    kwargs: dict[str, Any] = {"dtype": dtype}
-    if torch.cuda.is_available():
-        # One full copy per process: under accelerate launch / torchrun each rank loads onto its own GPU.
-        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
-    if config.gguf_file:
-        kwargs["gguf_file"] = config.gguf_file
-    if config.method == "qlora":
-        kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True,
-            bnb_4bit_quant_type=config.quant.quant_type,
-            bnb_4bit_use_double_quant=config.quant.double_quant,
-            bnb_4bit_compute_dtype=dtype,
-        )
-    model = AutoModelForCausalLM.from_pretrained(config.base_model, **kwargs)
+    four_bit = config.quant if config.method == "qlora" else None
+    model = load_base(config.base_model, four_bit=four_bit)
     # No KV cache in training. Besides saving memory, transformers only reads packed sequences' position
     # ids as example boundaries when no cache exists: with one, packed examples would attend to each other.
     model.config.use_cache = False
@@ -224,19 +193,15 @@ def load_model(config: TrainConfig):
 def _check_hardware(config: TrainConfig) -> None:
     import torch
 
-    if not torch.cuda.is_available() and config.quant.compute_dtype in ("bfloat16", "float16"):
+    if not torch.cuda.is_available() and config.base_model.dtype in ("bfloat16", "float16"):
         raise TrainError(
-            f"quant.compute_dtype {config.quant.compute_dtype} on a machine without CUDA: half precision is ~5x "
+            f"base_model.dtype {config.base_model.dtype} on a machine without CUDA: half precision is ~5x "
             "slower on CPU (and float16 unstable); use auto or float32"
         )
 
 
 def compute_dtype(config: TrainConfig):
-    import torch
-
-    if config.quant.compute_dtype != "auto":
-        return getattr(torch, config.quant.compute_dtype)
-    return torch.bfloat16 if torch.cuda.is_available() else torch.float32
+    return torch_dtype(config.base_model.dtype)
 
 
 def training_arguments(config: TrainConfig, output: Path, has_validation: bool):
