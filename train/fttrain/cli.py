@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ftcore.atomic import atomic_write
 from ftcore.cli import EXIT_PROBLEMS, ToolGroup
 from fttrain import __version__
 
@@ -41,8 +42,28 @@ def run(config_path: Path, overrides: tuple[str, ...], resume: bool, dry_run: bo
     from fttrain.run import run as train
 
     summary = train(config, resume=resume)
+    if config.evaluate:
+        summary["evaluation"] = evaluate_run(config.evaluate, Path(config.output_dir))
+        with atomic_write(Path(config.output_dir) / "summary.json") as handle:
+            handle.write(json.dumps(summary, indent=2) + "\n")
     click.echo(json.dumps(summary, indent=2))
     click.echo(f"run folder: {config.output_dir}", err=True)
+
+
+def evaluate_run(eval_config_path: str, run_folder: Path) -> dict:
+    """The `evaluate:` hook: `fteval run` on the adapter just trained, its results and report in run_folder/eval.
+
+    The only place fttrain imports fteval (tests/test_layout.py pins it): the trainer's library never does.
+    """
+    from fteval.config import load_eval_config
+    from fteval.report import write_report
+    from fteval.run import run_eval
+
+    output = run_folder / "eval"
+    config = load_eval_config(eval_config_path, [f"run={run_folder}", f"output_dir={output}"])
+    results = run_eval(config)
+    _, page = write_report(output)
+    return {"results": str(output / "results.json"), "report": str(page), "verdict": results["verdict"]}
 
 
 @main.command()

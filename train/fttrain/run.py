@@ -91,7 +91,11 @@ def dry_run(config: TrainConfig) -> str:
 
 
 def run(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
-    """Train; returns the summary also written to `summary.json`."""
+    """Train; returns the summary also written to `summary.json`.
+
+    The `evaluate:` hook is not run here but by the `fttrain run` command (fttrain.cli): the trainer's library
+    never imports the evaluator.
+    """
     output = Path(config.output_dir)
     if resume:
         _check_resumable(output, config)
@@ -143,24 +147,7 @@ def run(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
     with atomic_write(output / "summary.json") as handle:
         handle.write(json.dumps(summary, indent=2) + "\n")
     plot_losses(history, output / "loss.png")
-    if config.evaluate:
-        summary["evaluation"] = evaluate_run(config.evaluate, output)
-        with atomic_write(output / "summary.json") as handle:
-            handle.write(json.dumps(summary, indent=2) + "\n")
     return summary
-
-
-def evaluate_run(eval_config_path: str, run_folder: Path) -> dict[str, Any]:
-    """`fteval run` on the adapter just trained (config `evaluate:`), its report written to run_folder/eval."""
-    from fteval.config import load_eval_config
-    from fteval.report import write_report
-    from fteval.run import run_eval
-
-    output = run_folder / "eval"
-    config = load_eval_config(eval_config_path, [f"run={run_folder}", f"output_dir={output}"])
-    results = run_eval(config)
-    _, page = write_report(output)
-    return {"results": str(output / "results.json"), "report": str(page), "verdict": results["verdict"]}
 
 
 def load_model(config: TrainConfig):
