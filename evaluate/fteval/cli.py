@@ -34,15 +34,17 @@ def run(config_path: Path, overrides: tuple[str, ...]) -> None:
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     with progress_bars(console) as bars:
         results = run_eval(config, progress=bars.staged)
-    contestants = results["contestants"]
-    metrics = ["strict", *(f"pass_rate/{c['id']}" for c in results["style_checks"]), "rougeL", "exact_match", "loss"]
+    contestants = results.contestants
+    metrics = ["strict", *(f"pass_rate/{c['id']}" for c in results.style_checks), "rougeL", "exact_match", "loss"]
     table = Table("metric", *contestants, box=None)
     for metric in metrics:
-        table.add_row(metric, *(f"{contestants[name]['scores'][metric]:.3f}" for name in contestants))
-    table.add_row("tokens/s", *(f"{c['generation']['tokens_per_second']:.0f}" for c in contestants.values()))
-    console.print(f"{results['data']['n']} test examples of {results['data']['dataset']}")
+        table.add_row(metric, *(f"{contestants[name].scores[metric]:.3f}" for name in contestants))
+    table.add_row("tokens/s", *(f"{c.generation['tokens_per_second']:.0f}" for c in contestants.values()))
+    console.print(f"{results.data.n} test examples of {results.data.dataset}")
     console.print(table)
-    console.print(f"[bold]Verdict.[/] {escape(results['verdict'])}")
+    for warning in results.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
+    console.print(f"[bold]Verdict.[/] {escape(results.verdict)}")
     from fteval.report import write_report
 
     markdown, page = write_report(config.output_dir)

@@ -11,7 +11,7 @@ Everything is written to the output folder: `answers/<contestant>.jsonl`, `resul
 resolved config, and `review_queue.jsonl` (failing answers, for the next review round).
 
 >>> results = run_eval(load_eval_config("eval.yaml"))
->>> results["contestants"]["finetuned"]["scores"]["strict"]
+>>> results.contestants["finetuned"].scores["strict"]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import json
 import math
 import platform
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,15 +29,16 @@ from ftcore import Example, ExportManifest, __version__, load_split
 from ftcore.atomic import atomic_write
 from ftcore.config import write_config
 from ftcore.errors import FtdataError
-from ftcore.models import load_base, load_tokenizer
+from ftcore.models import BaseModel, load_base, load_tokenizer
+from ftcore.run_folder import RESOLVED_CONFIG, RunFolder
 from ftcore.style import StyleSpec
 from fteval.capability import LOWER_IS_BETTER, capability_deltas, run_capability_suite
 from fteval.config import EvalConfig
 from fteval.generate import make_generator
+from fteval.results import Contestant, DataSource, Metric, Results
 from fteval.stats import compare_contestants
 from fteval.verdict import verdict
 
-RESULTS_SCHEMA_VERSION = 1
 HELDOUT_MAX_TOKENS = 4096  # a test conversation longer than this is scored on its first 4,096 tokens
 CAPABILITY_CONTESTANTS = ("base", "finetuned", "previous")  # the prompt does not change what a model knows
 # Every score with its direction, so a comparison never has to guess.
@@ -62,8 +64,8 @@ def contestant_prompts(examples: Sequence[Example], system_prompt: str | None) -
     return conversations
 
 
-def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
-    """Generate and score every contestant; writes the output folder and returns results.json's content."""
+def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | None = None) -> Results:
+    """Generate and score every contestant; writes the output folder and returns what results.json holds."""
     data = Path(config.data)
     manifest = ExportManifest.read(data)
     if "test" not in manifest.splits or not manifest.splits["test"].examples:
@@ -74,6 +76,7 @@ def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | Non
     for name, folder in (("run", config.run), ("previous_run", config.previous_run)):
         if folder and not (Path(folder) / "adapter_config.json").is_file():
             raise EvalError(f"{name}: {folder} holds no adapter: point it at an `fttrain run` folder")
+    config, warnings = check_runs(config, manifest)
 
     if config.generator == "vllm":
         import importlib.util
@@ -90,7 +93,7 @@ def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | Non
     output = Path(config.output_dir)
     (output / "answers").mkdir(parents=True, exist_ok=True)
     references = [e.completion for e in examples]
-    contestants: dict[str, Any] = {}
+    contestants: dict[str, Contestant] = {}
     per_example: dict[str, dict[str, list[float]]] = {}
     capability: dict[str, dict[str, dict[str, float]]] = {}
     for name in config.contestants():
@@ -114,17 +117,17 @@ def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | Non
                 limit=config.capability_limit,
             )
             scores |= _capability_scores(capability[name])
-        contestants[name] = {
-            "adapter": adapter,
-            "n": len(answers),
-            "scores": scores,
-            "generation": {
+        contestants[name] = Contestant(
+            adapter=adapter,
+            n=len(answers),
+            scores=scores,
+            generation={
                 "backend": config.generator,
                 "tokens_per_second": round(generator.stats.tokens_per_second, 1),
                 "seconds": round(generator.stats.seconds, 2),
                 "new_tokens": generator.stats.new_tokens,
             },
-        }
+        )
         _write_answers(output / "answers" / f"{name}.jsonl", examples, conversations, answers, spec)
         if adapter:
             if any(getattr(layer, "merged", False) for layer in model.modules()):
@@ -132,39 +135,66 @@ def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | Non
             base = model.unload()  # LoRA layers removed, not merged: the next contestant starts from the bare base
     directions = {name: up for name, (up, _) in METRICS.items()}
     comparisons = compare_contestants(per_example, directions)
-    results = {
-        "schema_version": RESULTS_SCHEMA_VERSION,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "metrics": {name: {"higher_is_better": up, "description": text} for name, (up, text) in METRICS.items()}
-        | _capability_metrics(capability),
-        "style_checks": [{"id": c.id, "check": c.name, "higher_is_better": True} for c in spec.checks],
-        "data": {
-            "folder": str(data),
-            "dataset": manifest.dataset,
-            "manifest_fingerprint": manifest.fingerprint,
-            "split": "test",
-            "n": len(examples),
-        },
-        "base_model": config.base_model.label(),
-        "settings": {
+    metrics = {name: Metric(up, text) for name, (up, text) in METRICS.items()} | _capability_metrics(capability)
+    results = Results(
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        metrics=metrics,
+        style_checks=[{"id": c.id, "check": c.name, "higher_is_better": True} for c in spec.checks],
+        data=DataSource(str(data), manifest.dataset, manifest.fingerprint, "test", len(examples)),
+        base_model=config.base_model.label(),
+        settings={
             "max_new_tokens": config.max_new_tokens,
             "batch_size": config.batch_size,
             "seed": config.seed,
             "greedy": True,
             "system_prompt": config.system_prompt,
         },
-        "versions": _versions(),
-        "training": training_record(config.run),
-        "contestants": contestants,
-        "comparisons": [c.to_dict() for c in comparisons],
-        "capability": _capability_record(config, capability),
-    }
-    results["verdict"] = verdict(results)
+        versions=_versions(),
+        training=training_record(config.run),
+        contestants=contestants,
+        comparisons=[c.to_dict() for c in comparisons],
+        capability=_capability_record(config, capability),
+        warnings=warnings,
+    )
+    results.verdict = verdict(results)
     review_queue(output, "finetuned" if "finetuned" in contestants else "base+prompt")
     write_config(config, output / "fteval.resolved.yaml")
-    with atomic_write(output / "results.json") as handle:
-        handle.write(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    results.write(output / "results.json")
     return results
+
+
+def check_runs(config: EvalConfig, manifest: ExportManifest) -> tuple[EvalConfig, list[str]]:
+    """The runs scored must fit the base model and export given. The base model must be the one each run was
+    trained from (an adapter fits only its own base): it is taken from the run when the config names none, and
+    another one is refused. Another export than the run's own is legitimate (a run scored on a new data set),
+    so it is a warning, recorded in results.json: its test split may hold what the run trained on.
+
+    Returns the config with its base model filled in, and the warnings.
+    """
+    warnings = []
+    for setting, folder in (("run", config.run), ("previous_run", config.previous_run)):
+        if not folder:
+            continue
+        run = RunFolder.open(folder)
+        trained_from = run.base_model
+        if not config.base_model.path:
+            config = replace(config, base_model=replace(config.base_model, **_location(trained_from)))
+        elif not config.base_model.same_files(trained_from):
+            raise EvalError(
+                f"base_model {config.base_model.label()!r} is not the base model the {setting} was trained from: "
+                f"{trained_from.label()!r} ({run.file(RESOLVED_CONFIG)}); an adapter fits only its own base model"
+            )
+        trained_on = run.data
+        if trained_on.fingerprint != manifest.fingerprint:
+            warnings.append(
+                f"{setting} {folder} was trained on export {trained_on.fingerprint[:12]} ({trained_on.folder}), "
+                f"not on the export scored here, {manifest.fingerprint[:12]} ({config.data})"
+            )
+    return config, warnings
+
+
+def _location(model: BaseModel) -> dict[str, Any]:
+    return {"path": model.path, "gguf_file": model.gguf_file}
 
 
 def score_answers(
@@ -200,13 +230,13 @@ def _capability_scores(scores: dict[str, dict[str, float]]) -> dict[str, float]:
     }
 
 
-def _capability_metrics(capability: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, Any]]:
+def _capability_metrics(capability: dict[str, dict[str, dict[str, float]]]) -> dict[str, Metric]:
     metrics = {}
     for scores in capability.values():
         for key in _capability_scores(scores):
             _, task, metric = key.split("/", 2)
             up = metric.split(",")[0] not in LOWER_IS_BETTER
-            metrics[key] = {"higher_is_better": up, "description": f"lm-eval {task}: {metric} (general capability)"}
+            metrics[key] = Metric(up, f"lm-eval {task}: {metric} (general capability)")
     return metrics
 
 
@@ -227,12 +257,13 @@ def _finite(value: Any) -> Any:
 
 
 def training_record(run_folder: str | None) -> dict[str, Any] | None:
-    """What the `finetuned` contestant cost: the run's summary.json (steps, epochs, tokens seen, seconds)."""
-    if not run_folder or not (Path(run_folder) / "summary.json").is_file():
+    """What the `finetuned` contestant cost: the run's summary.json (steps, epochs, tokens seen, seconds), and
+    the fingerprint of the export it trained on."""
+    summary = RunFolder.open(run_folder).summary if run_folder else None
+    if summary is None:
         return None
-    summary = json.loads((Path(run_folder) / "summary.json").read_text(encoding="utf-8"))
     keys = ("steps", "epochs", "tokens_seen", "train_examples", "seconds", "method", "final_loss", "eval_loss")
-    return {"run": str(run_folder)} | {key: summary.get(key) for key in keys}
+    return {"run": str(run_folder)} | {key: summary[key] for key in keys} | {"data_manifest": summary.data_manifest}
 
 
 def heldout_loss(

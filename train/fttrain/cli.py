@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from ftcore.atomic import atomic_write
 from ftcore.cli import EXIT_PROBLEMS, ToolGroup
+from ftcore.run_folder import RunFolder
 from fttrain import __version__
 
 config_argument = click.argument("config_path", metavar="CONFIG.yaml", type=click.Path(dir_okay=False, path_type=Path))
@@ -43,10 +43,9 @@ def run(config_path: Path, overrides: tuple[str, ...], resume: bool, dry_run: bo
 
     summary = train(config, resume=resume)
     if config.evaluate:
-        summary["evaluation"] = evaluate_run(config.evaluate, Path(config.output_dir))
-        with atomic_write(Path(config.output_dir) / "summary.json") as handle:
-            handle.write(json.dumps(summary, indent=2) + "\n")
-    click.echo(json.dumps(summary, indent=2))
+        summary.evaluation = evaluate_run(config.evaluate, Path(config.output_dir))
+        RunFolder(Path(config.output_dir)).write_summary(summary)
+    click.echo(json.dumps(summary.to_dict(), indent=2))
     click.echo(f"run folder: {config.output_dir}", err=True)
 
 
@@ -63,7 +62,10 @@ def evaluate_run(eval_config_path: str, run_folder: Path) -> dict:
     config = load_eval_config(eval_config_path, [f"run={run_folder}", f"output_dir={output}"])
     results = run_eval(config)
     _, page = write_report(output)
-    return {"results": str(output / "results.json"), "report": str(page), "verdict": results["verdict"]}
+    for warning in results.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    evaluation = {"results": str(output / "results.json"), "report": str(page), "verdict": results.verdict}
+    return evaluation | ({"warnings": results.warnings} if results.warnings else {})
 
 
 @main.command()

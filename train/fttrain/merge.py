@@ -20,13 +20,12 @@ from typing import Any
 
 from ftcore import ExportManifest, load_split
 from ftcore.atomic import atomic_write
-from ftcore.config import load_config
 from ftcore.errors import FtdataError
 from ftcore.models import load_base
+from ftcore.run_folder import ADAPTER_FILES, RESOLVED_CONFIG, NotARunFolderError
 from fttrain.config import TrainConfig
+from fttrain.run_folder import RunFolder
 
-RESOLVED_CONFIG = "fttrain.resolved.yaml"
-ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 REPORT_NAME = "merge_report.json"
 
 # The default tolerance on max |merged - adapter logit|, as a share of the logit scale (the largest
@@ -46,10 +45,6 @@ RELATIVE_TOLERANCES = {"float32": 1e-4, "bfloat16": 5e-2}
 
 class MergeError(FtdataError):
     """A run that cannot be merged; the message names the file or folder at fault."""
-
-
-class NotARunFolderError(MergeError):
-    """The folder is not one `fttrain run` wrote."""
 
 
 class NoAdapterError(MergeError):
@@ -169,23 +164,17 @@ def merge_run(
 
 def read_run_config(run_dir: Path) -> TrainConfig:
     """The resolved config of a run folder that holds an adapter, or a clear error naming what is missing."""
-    resolved = run_dir / RESOLVED_CONFIG
-    if not run_dir.is_dir():
-        raise NotARunFolderError(f"{run_dir}: not a folder: give the output_dir of an `fttrain run`")
-    if not resolved.is_file():
-        raise NotARunFolderError(
-            f"{run_dir}: not a run folder (no {RESOLVED_CONFIG}): give the output_dir of an `fttrain run`"
-        )
-    config = load_config(TrainConfig, resolved)
+    run = RunFolder.open(run_dir)
+    config = run.config
     if config.method == "full":
         raise NoAdapterError(
-            f"{resolved}: method: full: a full fine-tune has no adapter to merge; {run_dir} already holds the whole "
-            f"model (model.safetensors) and loads as it is"
+            f"{run.file(RESOLVED_CONFIG)}: method: full: a full fine-tune has no adapter to merge; {run_dir} already "
+            f"holds the whole model (model.safetensors) and loads as it is"
         )
     for name in ADAPTER_FILES:
-        if not (run_dir / name).is_file():
+        if not run.file(name).is_file():
             raise NoAdapterError(
-                f"{run_dir / name}: missing: no adapter to merge (a run saves it when training ends; an interrupted "
+                f"{run.file(name)}: missing: no adapter to merge (a run saves it when training ends; an interrupted "
                 f"run has it only in checkpoints/: finish it with `fttrain run --resume`)"
             )
     return config

@@ -20,25 +20,29 @@ from typing import Any
 
 from ftcore import ExportManifest, load_split
 from ftcore.atomic import atomic_write
-from ftcore.config import ConfigError, write_config
+from ftcore.config import ConfigError
 from ftcore.errors import FtdataError
 from ftcore.models import load_base, load_tokenizer, torch_dtype
+from ftcore.run_folder import (
+    CHECKPOINTS,
+    DATA_MANIFEST,
+    ENVIRONMENT,
+    LOSS_PLOT,
+    METRICS,
+    RESOLVED_CONFIG,
+    SUMMARY,
+    DataRecord,
+    RunSummary,
+)
 from fttrain.callbacks import peak_memory_mb
 from fttrain.config import TrainConfig
 from fttrain.data import TokenizedSplit, explain_example, tokenize_examples
+from fttrain.run_folder import RunFolder
 
 # Hugging Face libraries phone home unless told not to; a training run never should.
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-CHECKPOINTS = "checkpoints"
-RUN_FILES = (
-    "fttrain.resolved.yaml",
-    "data_manifest.json",
-    "environment.json",
-    "metrics.jsonl",
-    "loss.png",
-    "summary.json",
-)
+RUN_FILES = (RESOLVED_CONFIG, DATA_MANIFEST, ENVIRONMENT, METRICS, LOSS_PLOT, SUMMARY)
 
 
 class TrainError(FtdataError):
@@ -90,22 +94,23 @@ def dry_run(config: TrainConfig) -> str:
     return "\n".join([*header, explain_example(train.items[0], prepared.tokenizer)])
 
 
-def run(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
+def run(config: TrainConfig, resume: bool = False) -> RunSummary:
     """Train; returns the summary also written to `summary.json`.
 
     The `evaluate:` hook is not run here but by the `fttrain run` command (fttrain.cli): the trainer's library
     never imports the evaluator.
     """
     output = Path(config.output_dir)
+    folder = RunFolder(output)
     if resume:
-        _check_resumable(output, config)
-    elif (output / CHECKPOINTS).exists() or (output / "summary.json").exists():
+        _check_resumable(folder, config)
+    elif folder.started:
         raise TrainError(f"{output}: a run is already there: pass --resume to continue it, or another output_dir")
     _check_hardware(config)
     prepared = prepare(config)
     output.mkdir(parents=True, exist_ok=True)
     if not resume:  # a resumed run keeps the records of the run it continues
-        _write_run_records(prepared, output)
+        _write_run_records(prepared, folder)
 
     from transformers import PrinterCallback, Trainer, set_seed
 
@@ -128,25 +133,24 @@ def run(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
     evaluation = trainer.evaluate() if prepared.validation else {}
     history = trainer.state.log_history
     losses = [entry["loss"] for entry in history if "loss" in entry]
-    summary = {
-        "steps": trainer.state.global_step,
-        "epochs": trainer.state.epoch,
-        "train_loss": result.training_loss,
-        "first_loss": losses[0] if losses else None,
-        "final_loss": losses[-1] if losses else None,
-        "eval_loss": evaluation.get("eval_loss"),
-        "seconds": round(seconds, 1),
-        "tokens_seen": trainer.state.num_input_tokens_seen,
-        "tokens_per_second": round(trainer.state.num_input_tokens_seen / seconds, 1) if seconds else None,
-        "peak_memory_mb": peak_memory_mb(),
-        "train_examples": len(prepared.train.items),
-        "truncated_examples": prepared.train.truncated_examples,
-        "data_manifest": prepared.manifest.fingerprint,
-        "method": config.method,
-    }
-    with atomic_write(output / "summary.json") as handle:
-        handle.write(json.dumps(summary, indent=2) + "\n")
-    plot_losses(history, output / "loss.png")
+    summary = RunSummary(
+        steps=trainer.state.global_step,
+        epochs=trainer.state.epoch,
+        train_loss=result.training_loss,
+        first_loss=losses[0] if losses else None,
+        final_loss=losses[-1] if losses else None,
+        eval_loss=evaluation.get("eval_loss"),
+        seconds=round(seconds, 1),
+        tokens_seen=trainer.state.num_input_tokens_seen,
+        tokens_per_second=round(trainer.state.num_input_tokens_seen / seconds, 1) if seconds else None,
+        peak_memory_mb=peak_memory_mb(),
+        train_examples=len(prepared.train.items),
+        truncated_examples=prepared.train.truncated_examples,
+        data_manifest=prepared.manifest.fingerprint,
+        method=config.method,
+    )
+    folder.write_summary(summary)
+    plot_losses(history, folder.file(LOSS_PLOT))
     return summary
 
 
@@ -241,7 +245,7 @@ def callbacks(config: TrainConfig, output: Path) -> list:
 
     from fttrain.callbacks import MetricsFile, ProgressBar
 
-    found = [MetricsFile(output / "metrics.jsonl"), ProgressBar()]
+    found = [MetricsFile(output / METRICS), ProgressBar()]
     if config.early_stopping_patience > 0 and config.eval_each_epoch:
         found.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
     return found
@@ -275,17 +279,11 @@ def _dataset(split: TokenizedSplit):
     return datasets.Dataset.from_list(split.as_records())
 
 
-def _write_run_records(prepared: Prepared, output: Path) -> None:
+def _write_run_records(prepared: Prepared, folder: RunFolder) -> None:
     import torch
 
-    write_config(prepared.config, output / "fttrain.resolved.yaml")
-    record = {
-        "fingerprint": prepared.manifest.fingerprint,
-        "folder": prepared.config.data,
-        **prepared.manifest.to_dict(),
-    }
-    with atomic_write(output / "data_manifest.json") as handle:
-        handle.write(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    folder.write_config(prepared.config)
+    folder.write_data_record(DataRecord.of(prepared.manifest, prepared.config.data))
     from importlib.metadata import PackageNotFoundError, version
 
     versions: dict[str, str | None] = {}
@@ -302,8 +300,7 @@ def _write_run_records(prepared: Prepared, output: Path) -> None:
         "cpu_threads": torch.get_num_threads(),
         "seed": prepared.config.seed,
     }
-    with atomic_write(output / "environment.json") as handle:
-        handle.write(json.dumps(environment, indent=2) + "\n")
+    folder.write_environment(environment)
 
 
 def last_complete_checkpoint(output: Path) -> Path | None:
@@ -324,10 +321,9 @@ def _state_written(checkpoint: Path) -> bool:
         return False
 
 
-def _check_resumable(output: Path, config: TrainConfig) -> None:
-    if last_complete_checkpoint(output) is None:
-        raise TrainError(f"{output}: no complete checkpoint to resume from (saved each epoch or every save_steps)")
-    recorded = json.loads((output / "data_manifest.json").read_text())
+def _check_resumable(folder: RunFolder, config: TrainConfig) -> None:
+    if last_complete_checkpoint(folder.path) is None:
+        raise TrainError(f"{folder.path}: no complete checkpoint to resume from (saved each epoch or every save_steps)")
     manifest = ExportManifest.read(config.data)
-    if recorded.get("fingerprint") != manifest.fingerprint:
+    if folder.data.fingerprint != manifest.fingerprint:
         raise ConfigError(f"{config.data}: not the export this run started on (manifest changed): start a new run")
