@@ -20,7 +20,7 @@ import json
 import math
 import platform
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -64,20 +64,62 @@ def contestant_prompts(examples: Sequence[Example], system_prompt: str | None) -
     return conversations
 
 
+@dataclass
+class EvalSet:
+    """The export's test split (hash-checked, cut to `limit`) and the style spec it is scored against."""
+
+    folder: Path
+    manifest: ExportManifest
+    examples: list[Example]
+    spec: StyleSpec
+
+
+@dataclass
+class Session:
+    """What every contestant is scored with."""
+
+    config: EvalConfig
+    test: EvalSet
+    tokenizer: Any
+    output: Path
+    progress: Callable[[str, int, int], None] | None = None
+
+
+@dataclass
+class Scored:
+    """Every contestant's scores, with the per-example values the paired statistics need."""
+
+    contestants: dict[str, Contestant] = field(default_factory=dict)
+    per_example: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    capability: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+
+
 def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | None = None) -> Results:
     """Generate and score every contestant; writes the output folder and returns what results.json holds."""
+    test = load_test_set(config)
+    config, warnings = check_runs(config, test.manifest)
+    check_generator(config)
+    tokenizer, base = load_tokenizer(config.base_model), load_base(config.base_model)
+    output = Path(config.output_dir)
+    (output / "answers").mkdir(parents=True, exist_ok=True)
+    scored = score_contestants(Session(config, test, tokenizer, output, progress), base)
+    results = assemble_results(config, test, scored, warnings)
+    write_results(results, config, output)
+    return results
+
+
+def load_test_set(config: EvalConfig) -> EvalSet:
+    """The test split, checked against its manifest before it is read, and the style spec."""
     data = Path(config.data)
     manifest = ExportManifest.read(data)
     if "test" not in manifest.splits or not manifest.splits["test"].examples:
         raise EvalError(f"{data}: the export has no test split to score")
     manifest.verify(data, "test")
     examples = load_split(data, "test")[: config.limit]
-    spec = StyleSpec.load(config.style)
-    for name, folder in (("run", config.run), ("previous_run", config.previous_run)):
-        if folder and not (Path(folder) / "adapter_config.json").is_file():
-            raise EvalError(f"{name}: {folder} holds no adapter: point it at an `fttrain run` folder")
-    config, warnings = check_runs(config, manifest)
+    return EvalSet(data, manifest, examples, StyleSpec.load(config.style))
 
+
+def check_generator(config: EvalConfig) -> None:
     if config.generator == "vllm":
         import importlib.util
 
@@ -86,61 +128,75 @@ def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | Non
         if config.base_model.gguf_file:
             raise EvalError("generator: vllm: a GGUF base model is not supported here; use generator: transformers")
 
+
+def score_contestants(session: Session, base: Any) -> Scored:
+    """Each contestant in turn on the same base weights: its adapter put on, scored, and taken off again."""
     from transformers import set_seed
 
-    tokenizer = load_tokenizer(config.base_model)
-    base = load_base(config.base_model)
-    output = Path(config.output_dir)
-    (output / "answers").mkdir(parents=True, exist_ok=True)
-    references = [e.completion for e in examples]
-    contestants: dict[str, Contestant] = {}
-    per_example: dict[str, dict[str, list[float]]] = {}
-    capability: dict[str, dict[str, dict[str, float]]] = {}
-    for name in config.contestants():
-        set_seed(config.seed)
-        model, adapter = _contestant_model(base, name, config)
-        system = config.system_prompt if name == "base+prompt" else None
-        conversations = contestant_prompts(examples, system)
-        tick = (lambda n, name=name: progress(f"generating: {name}", n, len(examples))) if progress else None
-        generator = make_generator(config, model, tokenizer, adapter, progress=tick)
-        answers = generator.generate(conversations, config.max_new_tokens)
-        scores, per_example[name] = score_answers(answers, references, spec, config.answer_pattern)
-        scores |= heldout_loss(model, tokenizer, examples, system, config.batch_size)
-        if config.capability_tasks and name in CAPABILITY_CONTESTANTS:
-            if progress:
-                progress(f"lm-eval capability suite: {name}", 0, 1)
-            capability[name] = run_capability_suite(
-                config.capability_tasks,
-                model=model,
-                tokenizer=tokenizer,
-                batch_size=config.batch_size,
-                limit=config.capability_limit,
-            )
-            scores |= _capability_scores(capability[name])
-        contestants[name] = Contestant(
-            adapter=adapter,
-            n=len(answers),
-            scores=scores,
-            generation={
-                "backend": config.generator,
-                "tokens_per_second": round(generator.stats.tokens_per_second, 1),
-                "seconds": round(generator.stats.seconds, 2),
-                "new_tokens": generator.stats.new_tokens,
-            },
-        )
-        _write_answers(output / "answers" / f"{name}.jsonl", examples, conversations, answers, spec)
+    scored = Scored()
+    for name in session.config.contestants():
+        set_seed(session.config.seed)
+        model, adapter = _contestant_model(base, name, session.config)
+        scored.contestants[name] = score_contestant(session, name, model, adapter, scored)
         if adapter:
-            if any(getattr(layer, "merged", False) for layer in model.modules()):
-                model.unmerge_adapter()  # the base weights as they were, for the next contestant
-            base = model.unload()  # LoRA layers removed, not merged: the next contestant starts from the bare base
+            base = _bare_base(model)
+    return scored
+
+
+def score_contestant(session: Session, name: str, model: Any, adapter: str | None, scored: Scored) -> Contestant:
+    """One contestant's answers (written to answers/<name>.jsonl), scores and per-example values."""
+    config, examples, progress = session.config, session.test.examples, session.progress
+    system = config.system_prompt if name == "base+prompt" else None
+    conversations = contestant_prompts(examples, system)
+    tick = (lambda n: progress(f"generating: {name}", n, len(examples))) if progress else None
+    generator = make_generator(config, model, session.tokenizer, adapter, progress=tick)
+    answers = generator.generate(conversations, config.max_new_tokens)
+    references = [e.completion for e in examples]
+    scores, scored.per_example[name] = score_answers(answers, references, session.test.spec, config.answer_pattern)
+    scores |= heldout_loss(model, session.tokenizer, examples, system, config.batch_size)
+    if config.capability_tasks and name in CAPABILITY_CONTESTANTS:
+        if progress:
+            progress(f"lm-eval capability suite: {name}", 0, 1)
+        scored.capability[name] = run_capability_suite(
+            config.capability_tasks,
+            model=model,
+            tokenizer=session.tokenizer,
+            batch_size=config.batch_size,
+            limit=config.capability_limit,
+        )
+        scores |= _capability_scores(scored.capability[name])
+    path = session.output / "answers" / f"{name}.jsonl"
+    _write_answers(path, examples, conversations, answers, session.test.spec)
+    return Contestant(adapter=adapter, n=len(answers), scores=scores, generation=_generation(config, generator.stats))
+
+
+def _generation(config: EvalConfig, stats: Any) -> dict[str, Any]:
+    return {
+        "backend": config.generator,
+        "tokens_per_second": round(stats.tokens_per_second, 1),
+        "seconds": round(stats.seconds, 2),
+        "new_tokens": stats.new_tokens,
+    }
+
+
+def _bare_base(model: Any) -> Any:
+    """The base weights as they were, for the next contestant."""
+    if any(getattr(layer, "merged", False) for layer in model.modules()):
+        model.unmerge_adapter()
+    return model.unload()  # LoRA layers removed, not merged: the next contestant starts from the bare base
+
+
+def assemble_results(config: EvalConfig, test: EvalSet, scored: Scored, warnings: list[str]) -> Results:
+    """results.json's content: every score with its direction, the paired comparisons, and where it all came from."""
     directions = {name: up for name, (up, _) in METRICS.items()}
-    comparisons = compare_contestants(per_example, directions)
-    metrics = {name: Metric(up, text) for name, (up, text) in METRICS.items()} | _capability_metrics(capability)
-    results = Results(
+    comparisons = compare_contestants(scored.per_example, directions)
+    metrics = {name: Metric(up, text) for name, (up, text) in METRICS.items()} | _capability_metrics(scored.capability)
+    manifest = test.manifest
+    return Results(
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         metrics=metrics,
-        style_checks=[{"id": c.id, "check": c.name, "higher_is_better": True} for c in spec.checks],
-        data=DataSource(str(data), manifest.dataset, manifest.fingerprint, "test", len(examples)),
+        style_checks=[{"id": c.id, "check": c.name, "higher_is_better": True} for c in test.spec.checks],
+        data=DataSource(str(test.folder), manifest.dataset, manifest.fingerprint, "test", len(test.examples)),
         base_model=config.base_model.label(),
         settings={
             "max_new_tokens": config.max_new_tokens,
@@ -151,16 +207,19 @@ def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | Non
         },
         versions=_versions(),
         training=training_record(config.run),
-        contestants=contestants,
+        contestants=scored.contestants,
         comparisons=[c.to_dict() for c in comparisons],
-        capability=_capability_record(config, capability),
+        capability=_capability_record(config, scored.capability),
         warnings=warnings,
     )
+
+
+def write_results(results: Results, config: EvalConfig, output: Path) -> None:
+    """The verdict into the results, then the review queue, the resolved config and results.json."""
     results.verdict = verdict(results)
-    review_queue(output, "finetuned" if "finetuned" in contestants else "base+prompt")
+    review_queue(output, "finetuned" if "finetuned" in results.contestants else "base+prompt")
     write_config(config, output / "fteval.resolved.yaml")
     results.write(output / "results.json")
-    return results
 
 
 def check_runs(config: EvalConfig, manifest: ExportManifest) -> tuple[EvalConfig, list[str]]:
@@ -171,6 +230,9 @@ def check_runs(config: EvalConfig, manifest: ExportManifest) -> tuple[EvalConfig
 
     Returns the config with its base model filled in, and the warnings.
     """
+    for setting, folder in (("run", config.run), ("previous_run", config.previous_run)):
+        if folder and not (Path(folder) / "adapter_config.json").is_file():
+            raise EvalError(f"{setting}: {folder} holds no adapter: point it at an `fttrain run` folder")
     warnings = []
     for setting, folder in (("run", config.run), ("previous_run", config.previous_run)):
         if not folder:
