@@ -46,7 +46,7 @@ def load_config(cls: type[T], path: str | os.PathLike | None = None, overrides: 
     if path is not None:
         source = str(path)
         data = read_yaml_mapping(path)
-    _expand_shorthands(cls, data)  # so that `--set base_model.gguf_file=...` finds a section to set into
+    expand_shorthands(cls, data)  # so that `--set base_model.gguf_file=...` finds a section to set into
     for override in overrides:
         key, sep, raw_value = override.partition("=")
         if not sep or not key.strip():
@@ -179,7 +179,7 @@ def _moved_hint(new_key: str, value: Any, root: dict[str, Any]) -> str:
     return f"moved to {new_key}: write {flow.removeprefix('{').removesuffix('}')}"
 
 
-def _expand_shorthands(cls: type, data: dict[str, Any]) -> None:
+def expand_shorthands(cls: type, data: dict[str, Any]) -> None:
     """A string where a section with a `SHORTHAND` field is expected becomes {that field: the string}."""
     hints = get_type_hints(cls)
     for f in dataclasses.fields(cls):
@@ -192,7 +192,7 @@ def _expand_shorthands(cls: type, data: dict[str, Any]) -> None:
         if shorthand and isinstance(value, str):
             data[f.name] = {shorthand: value}
         elif isinstance(value, dict):
-            _expand_shorthands(section, value)
+            expand_shorthands(section, value)
 
 
 def _coerce(tp: Any, value: Any, source: str, key: str, root: dict[str, Any] | None = None) -> Any:

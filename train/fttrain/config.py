@@ -8,10 +8,11 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import Literal
 
 from ftcore.config import ConfigError, load_config, option, resolve_paths
-from ftcore.models import BaseModel, QuantConfig, as_base_model
+from ftcore.models import QuantConfig
+from ftcore.training import TrainingTarget
 
 
 @dataclass
@@ -34,22 +35,20 @@ class LoraConfig:
 
 
 @dataclass
-class TrainConfig:
-    base_model: BaseModel = option(
-        BaseModel(), "The model to fine-tune: path (a folder or hub id), gguf_file, dtype; a plain string is the path"
-    )
+class TrainConfig(TrainingTarget):
+    """The shared settings (`ftcore.training.TrainingTarget`: base_model, max_seq_len, epochs and the GPU's
+    throughput and price, which ftdata reads too) and the trainer's own."""
+
     data: str = option("", "An `ftdata export` folder: its manifest and splits are read, never raw JSONL")
     output_dir: str = option("runs/latest", "Run folder: adapter, tokenizer, config, manifest, metrics, plot")
     method: Literal["qlora", "lora", "full"] = option("qlora", "qlora: 4-bit base + LoRA; lora: full-precision base")
     lora: LoraConfig = field(default_factory=LoraConfig, metadata={"help": "The adapter"})
     quant: QuantConfig = field(default_factory=QuantConfig, metadata={"help": "4-bit loading (method: qlora)"})
-    max_seq_len: int = option(1024, "Tokens per example (or packed sequence); longer examples are truncated")
     packing: bool = option(True, "Pack short examples into full sequences (attention never crosses examples)")
     train_limit: int | None = option(
         None, "Train on the first N examples of the training split only (none: all), e.g. for a CPU demo"
     )
     validation_limit: int | None = option(None, "Evaluate on the first N validation examples only (none: all)")
-    epochs: float = option(3.0, "Passes over the training split")
     learning_rate: float = option(2e-4, "Peak learning rate")
     lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = option("cosine", "Schedule")
     warmup_ratio: float = option(0.03, "Share of steps spent warming up")
@@ -65,30 +64,16 @@ class TrainConfig:
         None, "An fteval config run when training ends, scoring this run as `finetuned` (results in output_dir/eval)"
     )
     gpu_memory_gb: float = option(80.0, "`plan`: memory of the GPU you will train on")
-    gpu_tokens_per_second: float = option(2500.0, "`plan`: training throughput you expect on it, tokens/s")
-    gpu_usd_per_hour: float = option(2.0, "`plan`: what an hour of that GPU costs")
-
-    MOVED: ClassVar[dict[str, str]] = {"gguf_file": "base_model.gguf_file"}
 
     def __post_init__(self) -> None:
-        self.base_model = as_base_model(self.base_model)  # TrainConfig(base_model="org/name") in Python too
-        floats = (
-            "epochs",
-            "learning_rate",
-            "warmup_ratio",
-            "gpu_memory_gb",
-            "gpu_tokens_per_second",
-            "gpu_usd_per_hour",
-        )
-        for key in floats:
+        super().__post_init__()  # base_model, max_seq_len, epochs and the GPU's figures
+        for key in ("learning_rate", "warmup_ratio", "gpu_memory_gb"):
             if not math.isfinite(getattr(self, key)):  # NaN passes every comparison below
                 raise ValueError(f"{key} must be a finite number, got {getattr(self, key)}")
         if not 0 <= self.seed < 2**32:  # what numpy's seeding (in transformers.set_seed) accepts
             raise ValueError(f"seed must be in [0, 2**32), got {self.seed}")
-        if self.max_seq_len < 16:
-            raise ValueError(f"max_seq_len must be at least 16, got {self.max_seq_len}")
-        if self.epochs <= 0 or self.learning_rate <= 0 or self.batch_size < 1 or self.gradient_accumulation < 1:
-            raise ValueError("epochs, learning_rate, batch_size and gradient_accumulation must be positive")
+        if self.learning_rate <= 0 or self.batch_size < 1 or self.gradient_accumulation < 1:
+            raise ValueError("learning_rate, batch_size and gradient_accumulation must be positive")
         if any(limit is not None and limit < 1 for limit in (self.train_limit, self.validation_limit)):
             raise ValueError("train_limit and validation_limit must be positive")
         if not 0 <= self.warmup_ratio < 1:

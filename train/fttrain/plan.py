@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from ftcore.models import load_model_config as load_base_config
+from ftcore.training import estimate_cost
 from fttrain.config import TrainConfig
 from fttrain.run import TrainError, prepare
 
@@ -195,7 +196,7 @@ def make_plan(config: TrainConfig) -> Plan:
     total_steps = math.ceil(config.epochs * steps_per_epoch)
     memory = estimate_memory(shape, config)
     fits = memory.total <= config.gpu_memory_gb * USABLE_SHARE  # read as GiB: a "24 GB" card has 24 GiB
-    hours = train_tokens * config.epochs / config.gpu_tokens_per_second / 3600
+    cost = estimate_cost(train_tokens, config.epochs, config.gpu_tokens_per_second, config.gpu_usd_per_hour)
     longest = max((len(item.input_ids) for item in items), default=0)
     warnings = _warnings(shape, config, prepared, memory, fits, total_steps, longest)
     return Plan(
@@ -210,8 +211,8 @@ def make_plan(config: TrainConfig) -> Plan:
         memory=memory,
         gpu_memory_gb=config.gpu_memory_gb,
         fits=fits,
-        hours=hours,
-        cost_usd=hours * config.gpu_usd_per_hour,
+        hours=cost.gpu_hours,
+        cost_usd=cost.gpu_usd,
         warnings=warnings,
     )
 
