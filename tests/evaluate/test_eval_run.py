@@ -233,3 +233,14 @@ def test_a_run_scored_on_another_export_is_a_recorded_warning(eval_config, finet
     )
     assert f"warning: {expected}" in " ".join(result.output.split())  # printed (rich may wrap it)
     assert json.loads((tmp_path / "eval" / "results.json").read_text())["warnings"] == [expected]  # and recorded
+
+
+def test_run_json_is_results_on_stdout(eval_config, tmp_path):
+    path = eval_config(limit=2, max_new_tokens=8, capability_tasks=[])
+    result = CliRunner().invoke(main, ["run", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)  # nothing but JSON on stdout; tables and bars stay off
+    written = json.loads((tmp_path / "eval" / "results.json").read_text())
+    assert {key: value for key, value in printed.items() if key != "files"} == written
+    assert printed["files"]["results"] == str(tmp_path / "eval" / "results.json")
+    assert Path(printed["files"]["report"]).is_file() and "Verdict." not in result.stderr

@@ -14,12 +14,14 @@ import json
 import os
 import platform
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from ftcore import ExportManifest, load_split
 from ftcore.atomic import atomic_write
+from ftcore.chat import IGNORE_INDEX
 from ftcore.config import ConfigError
 from ftcore.errors import FtdataError
 from ftcore.models import load_base, load_tokenizer, torch_dtype
@@ -81,21 +83,66 @@ def prepare(config: TrainConfig) -> Prepared:
     return Prepared(config, manifest, tokenizer, train, validation)
 
 
-def dry_run(config: TrainConfig) -> str:
-    """What `fttrain run --dry-run` prints: the data checks and one example, token by token."""
+@dataclass
+class DryRun:
+    """What `fttrain run --dry-run` found: the data checks, and the first training example token by token."""
+
+    data: str
+    dataset: str
+    manifest_fingerprint: str
+    train_examples: int
+    trained_tokens: int
+    truncated_examples: int  # examples that lose assistant tokens to max_seq_len
+    lost_assistant_tokens: int
+    max_seq_len: int
+    example_id: str
+    example_tokens: list[dict[str, Any]]  # {"id", "text", "trained"} per token
+    explanation: str  # the same example, one line per token (explain_example)
+
+    def text(self) -> str:
+        return "\n".join(
+            [
+                f"data: {self.data} ({self.dataset}, manifest {self.manifest_fingerprint[:12]})",
+                f"train: {self.train_examples} examples, {self.trained_tokens} trained tokens; "
+                f"{self.truncated_examples} lose assistant tokens to max_seq_len={self.max_seq_len} "
+                f"({self.lost_assistant_tokens} tokens)",
+                self.explanation,
+            ]
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("explanation")
+        return data
+
+
+def dry_run(config: TrainConfig) -> DryRun:
+    """Check data, tokenizer and masks as `run` would, and explain the first example; loads no model."""
     prepared = prepare(config)
-    train = prepared.train
-    header = [
-        f"data: {config.data} ({prepared.manifest.dataset}, manifest {prepared.manifest.fingerprint[:12]})",
-        f"train: {len(train.items)} examples, {sum(i.trained_tokens for i in train.items)} trained tokens; "
-        f"{train.truncated_examples} lose assistant tokens to max_seq_len={config.max_seq_len} "
-        f"({train.lost_assistant_tokens} tokens)",
+    train, tokenizer = prepared.train, prepared.tokenizer
+    first = train.items[0]
+    tokens = [
+        {"id": token, "text": tokenizer.decode([token]), "trained": label != IGNORE_INDEX}
+        for token, label in zip(first.input_ids, first.labels, strict=True)
     ]
-    return "\n".join([*header, explain_example(train.items[0], prepared.tokenizer)])
+    return DryRun(
+        data=config.data,
+        dataset=prepared.manifest.dataset,
+        manifest_fingerprint=prepared.manifest.fingerprint,
+        train_examples=len(train.items),
+        trained_tokens=sum(item.trained_tokens for item in train.items),
+        truncated_examples=train.truncated_examples,
+        lost_assistant_tokens=train.lost_assistant_tokens,
+        max_seq_len=config.max_seq_len,
+        example_id=first.id,
+        example_tokens=tokens,
+        explanation=explain_example(first, tokenizer),
+    )
 
 
-def run(config: TrainConfig, resume: bool = False) -> RunSummary:
-    """Train; returns the summary also written to `summary.json`.
+def run(config: TrainConfig, resume: bool = False, progress: Callable[..., None] | None = None) -> RunSummary:
+    """Train; returns the summary also written to `summary.json`. `progress(stage, steps, total, info)` hears
+    of every optimiser step (the CLI draws it).
 
     The `evaluate:` hook is not run here but by the `fttrain run` command (fttrain.cli): the trainer's library
     never imports the evaluator.
@@ -123,7 +170,7 @@ def run(config: TrainConfig, resume: bool = False) -> RunSummary:
         eval_dataset=_dataset(prepared.validation) if prepared.validation else None,
         data_collator=collator(config, prepared.tokenizer),
         processing_class=prepared.tokenizer,
-        callbacks=callbacks(config, output),
+        callbacks=callbacks(config, output, progress),
     )
     trainer.remove_callback(PrinterCallback)  # our bar and metrics file say it; raw log dicts would repeat it
     started = time.perf_counter()
@@ -223,7 +270,7 @@ def training_arguments(config: TrainConfig, output: Path, has_validation: bool):
         load_best_model_at_end=evaluate and config.early_stopping_patience > 0,
         metric_for_best_model="eval_loss",
         report_to=[],
-        disable_tqdm=True,  # fttrain draws its own bar, with loss and tokens/s
+        disable_tqdm=True,  # fttrain's CLI draws its own bar (rich, as every ftkit command), with loss and tokens/s
         include_num_input_tokens_seen="non_padding",
         remove_unused_columns=False,
         dataloader_num_workers=0,
@@ -240,12 +287,12 @@ def collator(config: TrainConfig, tokenizer):
     return DataCollatorForSeq2Seq(tokenizer, padding="longest", label_pad_token_id=-100)
 
 
-def callbacks(config: TrainConfig, output: Path) -> list:
+def callbacks(config: TrainConfig, output: Path, progress: Callable[..., None] | None = None) -> list:
     from transformers import EarlyStoppingCallback
 
-    from fttrain.callbacks import MetricsFile, ProgressBar
+    from fttrain.callbacks import MetricsFile, TrainingProgress
 
-    found = [MetricsFile(output / METRICS), ProgressBar()]
+    found = [MetricsFile(output / METRICS), *([TrainingProgress(progress)] if progress else [])]
     if config.early_stopping_patience > 0 and config.eval_each_epoch:
         found.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
     return found
