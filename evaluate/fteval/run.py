@@ -25,13 +25,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ftcore import Example, ExportManifest, __version__, load_split
+from ftcore import Example, ExportManifest, load_split
 from ftcore.atomic import atomic_write
 from ftcore.config import write_config
 from ftcore.errors import FtdataError
 from ftcore.models import BaseModel, load_base, load_tokenizer
 from ftcore.run_folder import RESOLVED_CONFIG, RunFolder
 from ftcore.style import StyleSpec
+from ftcore.versions import package_versions
 from fteval.capability import LOWER_IS_BETTER, capability_deltas, run_capability_suite
 from fteval.config import EvalConfig
 from fteval.generate import make_generator
@@ -419,12 +420,6 @@ def _write_answers(path: Path, examples, conversations, answers, spec: StyleSpec
 
 
 def _versions() -> dict[str, str | None]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    found: dict[str, str | None] = {"ftkit": __version__, "python": platform.python_version()}
-    for name in ("torch", "transformers", "peft", "evaluate"):
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = None
-    return found
+    return package_versions("ftkit", "torch", "transformers", "peft", "evaluate") | {
+        "python": platform.python_version()
+    }

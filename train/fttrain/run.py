@@ -36,6 +36,7 @@ from ftcore.run_folder import (
     DataRecord,
     RunSummary,
 )
+from ftcore.versions import package_versions
 from fttrain.callbacks import peak_memory_mb
 from fttrain.config import TrainConfig
 from fttrain.data import TokenizedSplit, explain_example, tokenize_examples
@@ -44,6 +45,7 @@ from fttrain.run_folder import RunFolder
 # Hugging Face libraries phone home unless told not to; a training run never should.
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+VERSIONS_RECORDED = ("ftkit", "torch", "transformers", "peft", "bitsandbytes", "accelerate", "datasets", "trl")
 RUN_FILES = (RESOLVED_CONFIG, DATA_MANIFEST, ENVIRONMENT, METRICS, LOSS_PLOT, SUMMARY)
 
 
@@ -331,16 +333,8 @@ def _write_run_records(prepared: Prepared, folder: RunFolder) -> None:
 
     folder.write_config(prepared.config)
     folder.write_data_record(DataRecord.of(prepared.manifest, prepared.config.data))
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions: dict[str, str | None] = {}
-    for name in ("ftkit", "torch", "transformers", "peft", "bitsandbytes", "accelerate", "datasets", "trl"):
-        try:
-            versions[name] = version(name)
-        except PackageNotFoundError:
-            versions[name] = None
     environment = {
-        "versions": versions,
+        "versions": package_versions(*VERSIONS_RECORDED),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
