@@ -220,7 +220,7 @@ def render_prompt(tokenizer, example, max_seq_len: int):
 
     messages = [m.to_dict() for m in example.prompt_messages]
     text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"][:max_seq_len]  # as fttrain.data tokenizes
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"][:max_seq_len]  # as ftcore.chat tokenizes
     return torch.tensor([ids])
 
 
