@@ -471,8 +471,14 @@ class ModelLoadReached(Exception):
 
 @pytest.fixture(scope="module")
 def eval_base(tmp_path_factory, tiny_model_dir, export_dir) -> dict:
+    from ftcore import ExportManifest
+    from ftcore.run_folder import DataRecord
+
     run = tmp_path_factory.mktemp("fuzz-run")
     (run / "adapter_config.json").write_text("{}")  # read only after the model loads
+    # What fteval checks before any model loads: the base model and the export the run was trained on.
+    (run / "fttrain.resolved.yaml").write_text(yaml.safe_dump({"base_model": str(tiny_model_dir)}))
+    DataRecord.of(ExportManifest.read(export_dir), export_dir).write(run / "data_manifest.json")
     return {
         "base_model": str(tiny_model_dir),
         "data": str(export_dir),

@@ -19,6 +19,7 @@ without importing fttrain; `fttrain.run_folder.RunFolder` adds the typed train c
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from dataclasses import dataclass, field
@@ -134,17 +135,15 @@ class RunFolder:
 
     @property
     def resolved(self) -> dict[str, Any]:
-        """fttrain.resolved.yaml as a mapping (fttrain.run_folder types it as the train config)."""
+        """fttrain.resolved.yaml as a mapping in today's shape (fttrain.run_folder types it as the train config)."""
         if self._resolved is None:
-            self._resolved = read_yaml_mapping(self.file(RESOLVED_CONFIG))
+            self._resolved = current_shape(read_yaml_mapping(self.file(RESOLVED_CONFIG)))
         return self._resolved
 
     @property
     def base_model(self) -> BaseModel:
         """The base model the run was trained from, as its resolved config states it."""
         value = self.resolved.get("base_model")
-        if isinstance(value, str):  # written by ftkit before base_model was a section
-            value = {"path": value, "gguf_file": self.resolved.get("gguf_file")}
         if not isinstance(value, dict):
             raise ConfigError(f"{self.file(RESOLVED_CONFIG)}: base_model: missing")
         known = {key: value[key] for key in ("path", "gguf_file", "dtype") if key in value}
@@ -180,6 +179,22 @@ class RunFolder:
 
         with atomic_write(self.file(ENVIRONMENT)) as handle:
             handle.write(json.dumps(environment, indent=2) + "\n")
+
+
+def current_shape(resolved: dict[str, Any]) -> dict[str, Any]:
+    """A resolved train config as ftkit writes it today. Runs trained before the base model became one section
+    wrote `base_model: <path>`, `gguf_file:` and `quant.compute_dtype:`; their folders still open (merge, fteval)."""
+    data = copy.deepcopy(resolved)
+    base = data.get("base_model")
+    base = {"path": base} if isinstance(base, str) else base
+    if isinstance(base, dict):
+        if "gguf_file" in data:
+            base.setdefault("gguf_file", data.pop("gguf_file"))
+        quant = data.get("quant")
+        if isinstance(quant, dict) and "compute_dtype" in quant:
+            base.setdefault("dtype", quant.pop("compute_dtype"))
+        data["base_model"] = base
+    return data
 
 
 def _read_json_object(path: str | os.PathLike) -> dict[str, Any]:

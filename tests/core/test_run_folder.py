@@ -53,8 +53,11 @@ def test_base_model_from_the_resolved_config(tmp_path):
     (tmp_path / "fttrain.resolved.yaml").write_text("base_model: {path: /m, gguf_file: m.gguf, dtype: float32}\n")
     assert RunFolder.open(tmp_path).base_model == BaseModel("/m", "m.gguf", "float32")
     # A run written before base_model was a section.
-    (tmp_path / "fttrain.resolved.yaml").write_text("base_model: /m\ngguf_file: m.gguf\nlora: {r: 8}\n")
-    assert RunFolder.open(tmp_path).base_model == BaseModel("/m", "m.gguf")
+    legacy = "base_model: /m\ngguf_file: m.gguf\nlora: {r: 8}\nquant: {quant_type: nf4, compute_dtype: float32}\n"
+    (tmp_path / "fttrain.resolved.yaml").write_text(legacy)
+    run = RunFolder.open(tmp_path)
+    assert run.base_model == BaseModel("/m", "m.gguf", "float32")
+    assert run.resolved["quant"] == {"quant_type": "nf4"} and "gguf_file" not in run.resolved
 
 
 def test_not_a_run_folder(tmp_path):
