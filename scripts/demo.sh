@@ -24,7 +24,7 @@ expect() {  # expect CODES COMMAND...: exit codes the step may give (check exits
 
 # Cut for 2 CPU cores (training ~4 min, evaluation ~4 min); a GPU run uses train-gpu.yaml / eval-gpu.yaml.
 train_set=(base_model="$model" data="$out/export" output_dir="$out/runs/smollm2-lora")
-eval_set=(base_model="$model" data="$out/export" run="$out/runs/smollm2-lora" output_dir="$out/eval")
+eval_set=(data="$out/export" run="$out/runs/smollm2-lora" output_dir="$out/eval")  # base model: the run's
 if [ "${FTKIT_DEMO_QUICK:-0}" = 1 ]; then
   train_set+=(train_limit=24 validation_limit=8 save_steps=0)
   eval_set+=(limit=8 max_new_tokens=48 capability_limit=8 batch_size=8)

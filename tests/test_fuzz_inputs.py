@@ -438,7 +438,7 @@ def test_export_without_a_usable_snapshot(tmp_path_factory, snapshot):
 @pytest.fixture(scope="module")
 def train_base(tmp_path_factory, tiny_model_dir, export_dir) -> dict:
     return {
-        "base_model": str(tiny_model_dir),
+        "base_model": {"path": str(tiny_model_dir), "dtype": "auto"},
         "data": str(export_dir),
         "output_dir": str(tmp_path_factory.mktemp("fuzz-train") / "run"),
         "method": "lora",
@@ -447,7 +447,7 @@ def train_base(tmp_path_factory, tiny_model_dir, export_dir) -> dict:
         "batch_size": 8,
         "learning_rate": 3e-3,
         "lora": {"r": 8, "alpha": 16, "dropout": 0.0, "target_modules": "all-linear"},
-        "quant": {"quant_type": "nf4", "compute_dtype": "auto"},
+        "quant": {"quant_type": "nf4", "double_quant": True},
     }
 
 
@@ -471,8 +471,14 @@ class ModelLoadReached(Exception):
 
 @pytest.fixture(scope="module")
 def eval_base(tmp_path_factory, tiny_model_dir, export_dir) -> dict:
+    from ftcore import ExportManifest
+    from ftcore.run_folder import DataRecord
+
     run = tmp_path_factory.mktemp("fuzz-run")
     (run / "adapter_config.json").write_text("{}")  # read only after the model loads
+    # What fteval checks before any model loads: the base model and the export the run was trained on.
+    (run / "fttrain.resolved.yaml").write_text(yaml.safe_dump({"base_model": str(tiny_model_dir)}))
+    DataRecord.of(ExportManifest.read(export_dir), export_dir).write(run / "data_manifest.json")
     return {
         "base_model": str(tiny_model_dir),
         "data": str(export_dir),

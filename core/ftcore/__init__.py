@@ -2,7 +2,10 @@
 
 The contract is the example record (`Example`), its JSONL reader/writer and the export manifest
 (`ExportManifest`); beside it live the errors, atomic writes, the typed config loader, the CLI
-helpers and the style spec with its registry of checks.
+helpers and the style spec with its registry of checks, and what more than one tool does the same way:
+`chat` (a conversation rendered with its assistant spans), `models` (the base model section and its
+loaders), `run_folder` (a training run's records), `training` (the settings curation shares with
+training, and the cost estimate) and `versions`.
 
 >>> from ftcore import Example
 >>> ex = Example.create([{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}])

@@ -7,7 +7,17 @@ from collections.abc import Iterator
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
 from ftcore.atomic import describe_os_error
 from ftcore.errors import FtdataError
@@ -53,21 +63,30 @@ class ProgressBars:
         """progress(n): n more items done, total unknown."""
         return lambda n: self.staged(label, n, None)
 
-    def staged(self, stage: str, done: int, total: int | None) -> None:
-        """progress(stage, n, total): n more items done in a named stage of known total."""
+    def staged(self, stage: str, done: int, total: int | None, info: str | None = None) -> None:
+        """progress(stage, n, total[, info]): n more items done in a named stage of known total; `info` is a
+        short note shown after the bar (e.g. training's latest loss and tokens/s)."""
         if stage not in self._tasks:
-            self._tasks[stage] = self._progress.add_task(stage, total=total)
-        self._progress.advance(self._tasks[stage], done)
+            self._tasks[stage] = self._progress.add_task(stage, total=total, info="")
+        self._progress.update(self._tasks[stage], advance=done, **({"info": info} if info is not None else {}))
+
+
+class _InfoColumn(ProgressColumn):
+    def render(self, task) -> Text:
+        return Text(task.fields.get("info", ""))
 
 
 @contextlib.contextmanager
 def progress_bars(console: Console, disable: bool = False) -> Iterator[ProgressBars]:
+    """The one progress display of the three CLIs (rich), on `console`; `disable` for --json."""
     columns = (
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        _InfoColumn(),
     )
     with Progress(*columns, console=console, transient=False, disable=disable) as progress:
         yield ProgressBars(progress)

@@ -46,6 +46,7 @@ def load_config(cls: type[T], path: str | os.PathLike | None = None, overrides: 
     if path is not None:
         source = str(path)
         data = read_yaml_mapping(path)
+    expand_shorthands(cls, data)  # so that `--set base_model.gguf_file=...` finds a section to set into
     for override in overrides:
         key, sep, raw_value = override.partition("=")
         if not sep or not key.strip():
@@ -55,18 +56,24 @@ def load_config(cls: type[T], path: str | os.PathLike | None = None, overrides: 
 
 
 def resolve_paths(config: Any, path: str | os.PathLike, keys: tuple[str, ...], model_key: str | None = None) -> None:
-    """Make `keys` of `config` absolute, relative to the folder of the file it was loaded from; `model_key`
-    likewise only when that folder holds it (otherwise it is a hub id and stays as written)."""
+    """Make `keys` of `config` absolute, relative to the folder of the file it was loaded from; the `path` of the
+    model section `model_key` likewise only when that folder holds it (otherwise it is a hub id, kept as written)."""
     folder = os.path.dirname(os.path.abspath(path))
     for key in keys:
         value = getattr(config, key)
         if value and not os.path.isabs(value):
             setattr(config, key, os.path.normpath(os.path.join(folder, value)))
-    if model_key:
-        value = getattr(config, model_key)
-        local = os.path.join(folder, value)
-        if value and not os.path.isabs(value) and os.path.exists(local):
-            setattr(config, model_key, os.path.normpath(local))
+    model = getattr(config, model_key) if model_key else None
+    if model is not None and model.path:
+        model.path = local_or_hub(model.path, folder)
+
+
+def local_or_hub(name: str, folder: str | os.PathLike) -> str:
+    """`name` as an absolute path when `folder` holds it, else as written (a hub id, or a path that is not there)."""
+    local = os.path.join(folder, name)
+    if not os.path.isabs(name) and os.path.exists(local):
+        return os.path.normpath(local)
+    return name
 
 
 def read_yaml_mapping(path: str | os.PathLike) -> dict[str, Any]:
@@ -94,16 +101,26 @@ def read_yaml_mapping(path: str | os.PathLike) -> dict[str, Any]:
     return data
 
 
-def build(cls: type[T], data: dict[str, Any], source: str, prefix: str = "") -> T:
-    """Instantiate dataclass `cls` from a mapping, checking every key and type."""
+def build(cls: type[T], data: dict[str, Any], source: str, prefix: str = "", root: dict | None = None) -> T:
+    """Instantiate dataclass `cls` from a mapping, checking every key and type.
+
+    A config class can name keys it no longer has in a `MOVED` class attribute ({old key: new dotted key}):
+    such a key is an error saying exactly what to write instead.
+    """
+    root = data if root is None else root
     hints = get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    moved = getattr(cls, "MOVED", {})
     for key in data:
+        if key in moved and key not in fields:
+            raise ConfigError(f"{source}: {prefix}{key}: {_moved_hint(moved[key], data[key], root)}")
         if key not in fields:
             close = difflib.get_close_matches(str(key), fields, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(fields)})"
             raise ConfigError(f"{source}: {prefix}{key}: unknown key{hint}")
-    values = {name: _coerce(hints[name], data[name], source, f"{prefix}{name}") for name in fields if name in data}
+    values = {
+        name: _coerce(hints[name], data[name], source, f"{prefix}{name}", root) for name in fields if name in data
+    }
     try:
         instance = cls(**values)
     except (TypeError, ValueError) as error:
@@ -152,7 +169,33 @@ def commented_yaml(config: Any, indent: int = 0) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _coerce(tp: Any, value: Any, source: str, key: str) -> Any:
+def _moved_hint(new_key: str, value: Any, root: dict[str, Any]) -> str:
+    """E.g. "moved to base_model.gguf_file: write base_model: {path: models/x, gguf_file: x.gguf}"."""
+    section, _, name = new_key.partition(".")
+    current = root.get(section)
+    mapping = dict(current) if isinstance(current, dict) else ({"path": current} if isinstance(current, str) else {})
+    mapping[name] = value
+    flow = yaml.safe_dump({section: mapping}, default_flow_style=True, sort_keys=False, width=10_000).strip()
+    return f"moved to {new_key}: write {flow.removeprefix('{').removesuffix('}')}"
+
+
+def expand_shorthands(cls: type, data: dict[str, Any]) -> None:
+    """A string where a section with a `SHORTHAND` field is expected becomes {that field: the string}."""
+    hints = get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        tp, value = hints[f.name], data.get(f.name)
+        options = [a for a in get_args(tp) if a is not type(None)] or [tp]
+        section = next((a for a in options if dataclasses.is_dataclass(a)), None)
+        if section is None:
+            continue
+        shorthand = getattr(section, "SHORTHAND", None)
+        if shorthand and isinstance(value, str):
+            data[f.name] = {shorthand: value}
+        elif isinstance(value, dict):
+            expand_shorthands(section, value)
+
+
+def _coerce(tp: Any, value: Any, source: str, key: str, root: dict[str, Any] | None = None) -> Any:
     origin, args = get_origin(tp), get_args(tp)
     if tp is Any:
         return value
@@ -163,7 +206,7 @@ def _coerce(tp: Any, value: Any, source: str, key: str) -> Any:
         errors = []
         for option_type in options:
             try:
-                return _coerce(option_type, value, source, key)
+                return _coerce(option_type, value, source, key, root)
             except ConfigError as error:
                 errors.append(error)
         raise errors[0]
@@ -172,9 +215,13 @@ def _coerce(tp: Any, value: Any, source: str, key: str) -> Any:
             raise ConfigError(f"{source}: {key}: must be one of {', '.join(map(repr, args))}, got {value!r}")
         return value
     if dataclasses.is_dataclass(tp):
+        shorthand = getattr(tp, "SHORTHAND", None)
+        if shorthand and isinstance(value, str):  # `base_model: org/model` for `base_model: {path: org/model}`
+            value = {shorthand: value}
         if not isinstance(value, dict):
-            raise ConfigError(f"{source}: {key}: expected a mapping, got {_kind(value)}")
-        return build(tp, value, source, prefix=f"{key}.")
+            expected = f"a mapping or a string (its {shorthand})" if shorthand else "a mapping"
+            raise ConfigError(f"{source}: {key}: expected {expected}, got {_kind(value)}")
+        return build(tp, value, source, prefix=f"{key}.", root=root)
     if origin in (list, Sequence, tuple) or tp in (list, tuple):
         if not isinstance(value, list):
             raise ConfigError(f"{source}: {key}: expected a list, got {_kind(value)}")

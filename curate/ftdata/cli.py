@@ -183,7 +183,7 @@ def stats(plot, project_dir, overrides, as_json) -> None:
     with progress_bars(console, disable=as_json) as bars:
         result = compute_stats(project, progress=bars.counter("counting tokens"))
     plot_path = plot_token_histogram(
-        result, plot or project.resolve(".ftdata/token_histogram.png"), project.config.lint.max_seq_len
+        result, plot or project.resolve(".ftdata/token_histogram.png"), project.config.lint.seq_len
     )
     if as_json:
         click.echo(json.dumps({**result.to_dict(), "plot": str(plot_path)}, ensure_ascii=False, indent=2))
@@ -202,10 +202,13 @@ def stats(plot, project_dir, overrides, as_json) -> None:
     for name, dist in (("prompt", result.prompt_tokens), ("completion", result.completion_tokens)):
         tokens.add_row(name, *(str(v) for v in (dist.min, dist.p50, dist.p95, dist.max, dist.mean)))
     console.print(tokens)
-    console.print(f"training tokens: {result.dataset_tokens:,} x {result.epochs} epochs = {result.training_tokens:,}")
+    console.print(f"training tokens: {result.dataset_tokens:,} x {result.epochs:g} epochs = {result.training_tokens:,}")
     for name, usd in result.costs.items():
         console.print(f"  {name}: ${usd:,.2f}")
-    console.print(f"  your GPU: {result.gpu_hours:.2f} h, ${result.gpu_cost:,.2f}")
+    console.print(
+        f"  your GPU: {result.gpu_hours:.2f} h at {result.gpu_tokens_per_second:g} tokens/s, "
+        f"${result.gpu_cost:,.2f} at ${result.gpu_usd_per_hour:g}/h"
+    )
     console.print(f"histogram: {plot_path}")
 
 

@@ -67,6 +67,17 @@ class Decision:
 
 
 @dataclass
+class ExportContent:
+    """What an export holds, all decided before a file is written."""
+
+    splits: dict[str, list[Example]]
+    adjudication: list[dict[str, Any]]  # records a senior reviewer must decide
+    drops: Counter[str]  # reason -> examples left out
+    lint_counts: dict[str, int]  # problems still in the exported data, by kind
+    status: dict[str, Any]  # the review's progress and agreement
+
+
+@dataclass
 class ExportResult:
     folder: Path
     manifest: ExportManifest
@@ -152,8 +163,8 @@ def build_export(
             raise ExportError(f"{message}: review more, or pass --allow-small; nothing was written")
         warnings.append(message + ": exported anyway (--allow-small)")
 
-    status = status_from_records(snapshot.records)
-    manifest = _write_export(project, snapshot, folder, splits, adjudication, drops, lint_counts, status.to_dict())
+    content = ExportContent(splits, adjudication, drops, lint_counts, status_from_records(snapshot.records).to_dict())
+    manifest = _write_export(project, snapshot, folder, content)
     return ExportResult(folder=folder, manifest=manifest, adjudication=adjudication, warnings=warnings)
 
 
@@ -266,23 +277,14 @@ def _drop_leaks(splits: dict[str, list[Example]], threshold: float, drops: Count
     return splits
 
 
-def _write_export(
-    project: Project,
-    snapshot: Snapshot,
-    folder: Path,
-    splits: dict[str, list[Example]],
-    adjudication: list[dict[str, Any]],
-    drops: Counter[str],
-    lint_counts: dict[str, int],
-    status: dict[str, Any],
-) -> ExportManifest:
+def _write_export(project: Project, snapshot: Snapshot, folder: Path, content: ExportContent) -> ExportManifest:
     """Everything into a staging folder, then one rename: no half-written export under the final name."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = folder.parent / f".{folder.name}.staging"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
-        manifest = _write_staging(project, snapshot, staging, splits, adjudication, drops, lint_counts, status)
+        manifest = _write_staging(project, snapshot, staging, content)
     except BaseException as error:  # a full disk, Ctrl-C: no half export left beside the previous one
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(error, OSError):
@@ -299,46 +301,64 @@ def _write_export(
     return manifest
 
 
-def _write_staging(
-    project: Project,
-    snapshot: Snapshot,
-    staging: Path,
-    splits: dict[str, list[Example]],
-    adjudication: list[dict[str, Any]],
-    drops: Counter[str],
-    lint_counts: dict[str, int],
-    status: dict[str, Any],
-) -> ExportManifest:
+def _write_staging(project: Project, snapshot: Snapshot, staging: Path, content: ExportContent) -> ExportManifest:
     """Every file of the export into `staging`, the manifest last."""
-    import datasets
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    split_files = _write_split_files(staging, content.splits)
+    tables = _split_tables(content.splits)
+    _write_parquet(staging, tables)
+    _write_dataset(staging, tables, split_files)
+    _write_review_files(staging, snapshot, content.adjudication)
+    write_config(project.config, staging / "ftdata.resolved.yaml")
+    manifest = _manifest(project, snapshot, content, split_files, _other_file_hashes(staging, split_files))
+    manifest.write(staging)
+    return manifest
 
+
+def _write_split_files(staging: Path, splits: dict[str, list[Example]]) -> dict[str, SplitFile]:
+    """<split>.jsonl in the OpenAI fine-tuning format: messages only, nothing else per line."""
     split_files = {}
-    tables = {}
     for name, examples in splits.items():
         path = staging / f"{name}.jsonl"
         with open(path, "w", encoding="utf-8") as handle:
-            for example in examples:  # the OpenAI fine-tuning format: messages only, nothing else per line
+            for example in examples:
                 handle.write(
                     json.dumps({"messages": [m.to_dict() for m in example.messages]}, ensure_ascii=False) + "\n"
                 )
         split_files[name] = SplitFile.describe(staging, path.name, len(examples))
-        tables[name] = pa.table(
+    return split_files
+
+
+def _split_tables(splits: dict[str, list[Example]]) -> dict[str, Any]:
+    """Each split as an Arrow table of id, messages and metadata (as JSON text)."""
+    import pyarrow as pa
+
+    message = pa.struct([("role", pa.string()), ("content", pa.string())])
+    return {
+        name: pa.table(
             {
                 "id": pa.array([e.id for e in examples], pa.string()),
-                "messages": pa.array(
-                    [[m.to_dict() for m in e.messages] for e in examples],
-                    pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())])),
-                ),
+                "messages": pa.array([[m.to_dict() for m in e.messages] for e in examples], pa.list_(message)),
                 "metadata": pa.array(
                     [json.dumps(e.metadata, ensure_ascii=False, sort_keys=True) for e in examples], pa.string()
                 ),
             }
         )
+        for name, examples in splits.items()
+    }
+
+
+def _write_parquet(staging: Path, tables: dict[str, Any]) -> None:
+    import pyarrow.parquet as pq
+
     (staging / "parquet").mkdir()
     for name, table in tables.items():
         pq.write_table(table, staging / "parquet" / f"{name}.parquet")
+
+
+def _write_dataset(staging: Path, tables: dict[str, Any], split_files: dict[str, SplitFile]) -> None:
+    """dataset/: the splits as a `datasets` DatasetDict, byte-identical for the same content."""
+    import datasets
+
     bars_were_on = datasets.is_progress_bar_enabled()
     datasets.disable_progress_bars()
     try:
@@ -353,6 +373,10 @@ def _write_staging(
     finally:
         if bars_were_on:
             datasets.enable_progress_bars()
+
+
+def _write_review_files(staging: Path, snapshot: Snapshot, adjudication: list[dict[str, Any]]) -> None:
+    """adjudication.jsonl (what a senior reviewer must decide) and review_design.json (what annotators were asked)."""
     with open(staging / "adjudication.jsonl", "w", encoding="utf-8") as handle:
         for entry in adjudication:
             handle.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
@@ -360,15 +384,26 @@ def _write_staging(
         json.dumps(snapshot.info.get("review_design", {}), indent=2, sort_keys=True, ensure_ascii=False) + "\n",
         encoding="utf-8",
     )
-    write_config(project.config, staging / "ftdata.resolved.yaml")
 
-    split_paths = {staging / entry.path for entry in split_files.values()}  # hashed in `splits` already
-    files = {
+
+def _other_file_hashes(staging: Path, split_files: dict[str, SplitFile]) -> dict[str, str]:
+    """sha256 of every file but the split files (hashed in `splits` already) and the manifest."""
+    split_paths = {staging / entry.path for entry in split_files.values()}
+    return {
         str(path.relative_to(staging)): sha256_file(path)
         for path in sorted(staging.rglob("*"))
         if path.is_file() and path not in split_paths
     }
-    manifest = ExportManifest(
+
+
+def _manifest(
+    project: Project,
+    snapshot: Snapshot,
+    content: ExportContent,
+    split_files: dict[str, SplitFile],
+    files: dict[str, str],
+) -> ExportManifest:
+    return ExportManifest(
         dataset=project.config.dataset,
         splits=split_files,
         source_snapshot=f"argilla:{snapshot.info['workspace']}/{snapshot.info['dataset']}"
@@ -378,13 +413,11 @@ def _write_staging(
         split_ratios=project.config.split.ratios,
         tool_version=__version__,
         created_at=snapshot.info["pulled_at"],  # the data's time, so the same snapshot gives the same bytes
-        drops=dict(sorted(drops.items())),
-        agreement=status["agreement"] | {"records": status["records"]},
-        lint=lint_counts,
+        drops=dict(sorted(content.drops.items())),
+        agreement=content.status["agreement"] | {"records": content.status["records"]},
+        lint=content.lint_counts,
         files=files,
     )
-    manifest.write(staging)
-    return manifest
 
 
 def _sha_of(*parts: str) -> str:

@@ -224,16 +224,17 @@ def _check_length(
     examples: Sequence[Example], config: LintConfig, tokenizer: Any, report: LintReport, where: dict, tick: Progress
 ) -> None:
     if tokenizer is None:
-        report.skipped["too_long"] = "no tokenizer in ftdata.yaml (lint.tokenizer)"
+        report.skipped["too_long"] = "no tokenizer (lint.tokenizer, or the base model of train_config)"
         return
     counts = count_tokens(examples, tokenizer, progress=lambda n: tick("token counts", n, len(examples)))
     report.token_counts = {e.id: total for e, total in zip(examples, counts.total, strict=True)}
+    limit = config.seq_len
     for example, total, prompt in zip(examples, counts.total, counts.prompt, strict=True):
-        if total > config.max_seq_len:
-            lost = "the whole answer" if prompt >= config.max_seq_len else f"{total - config.max_seq_len} answer tokens"
+        if total > limit:
+            lost = "the whole answer" if prompt >= limit else f"{total - limit} answer tokens"
             report.issues["too_long"].append(
                 Issue(
-                    f"{total} tokens > max_seq_len {config.max_seq_len}: truncation cuts {lost}",
+                    f"{total} tokens > max_seq_len {limit}: truncation cuts {lost}",
                     [example.id],
                     [where[example.id]],
                 )

@@ -11,35 +11,62 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from ftcore.atomic import atomic_write
-from ftcore.config import ConfigError, commented_yaml, load_config, option
+from ftcore.config import ConfigError, commented_yaml, load_config, local_or_hub, option, read_yaml_mapping
+from ftcore.models import ModelSource
+from ftcore.training import load_training_target, training_default
 
 PROJECT_FILE = "ftdata.yaml"
 
 
+# Settings a project shares with its train config: ftdata key -> the train config's key. With `train_config` set,
+# they are read from there and stating them in ftdata.yaml too is an error: each lives in one file.
+SHARED_WITH_TRAINING = {
+    "lint.tokenizer": "base_model",
+    "lint.max_seq_len": "max_seq_len",
+    "cost.epochs": "epochs",
+    "cost.gpu_tokens_per_second": "gpu_tokens_per_second",
+    "cost.gpu_usd_per_hour": "gpu_usd_per_hour",
+}
+
+
 @dataclass
 class LintConfig:
-    tokenizer: str | None = option(
+    tokenizer: ModelSource | None = option(
         None,
-        "Tokenizer for token counts: the base model's, as a local folder (relative to ftdata.yaml) or hub id "
-        "(none: no length check)",
+        "Tokenizer for token counts: the base model's, a local folder (relative to ftdata.yaml) or hub id, or "
+        "{path, gguf_file} (none: train_config's base model; without one, no length check)",
     )
-    max_seq_len: int = option(2048, "Training's max_seq_len: longer examples (chat template included) get truncated")
+    max_seq_len: int | None = option(
+        None,
+        "Training's max_seq_len: longer examples (chat template included) get truncated "
+        f"(none: train_config's; without one, fttrain's default {training_default('max_seq_len')})",
+    )
     near_duplicate_threshold: float = option(
         0.8, "Estimated Jaccard similarity from which two examples count as near-duplicates"
     )
     min_examples_error: int = option(50, "Fewer usable examples is an error: too little signal to learn from")
     min_examples_warning: int = option(500, "Fewer usable examples is a warning")
 
+    @property
+    def seq_len(self) -> int:
+        """max_seq_len, or fttrain's default when unset (a project without a train config)."""
+        return _or_training_default(self, "max_seq_len")
+
     def __post_init__(self) -> None:
         if not 0 < self.near_duplicate_threshold <= 1:
             raise ValueError(f"near_duplicate_threshold must be in (0, 1], got {self.near_duplicate_threshold}")
-        if self.max_seq_len < 1:
+        if self.max_seq_len is not None and self.max_seq_len < 1:
             raise ValueError(f"max_seq_len must be positive, got {self.max_seq_len}")
         if self.min_examples_error > self.min_examples_warning:
             raise ValueError("min_examples_error must not exceed min_examples_warning")
+
+
+def _or_training_default(section: object, name: str) -> Any:
+    value = getattr(section, name)
+    return training_default(name) if value is None else value
 
 
 @dataclass
@@ -58,15 +85,21 @@ class SplitConfig:
 
 @dataclass
 class CostConfig:
-    epochs: int = option(3, "Epochs you plan to train: training tokens = dataset tokens x epochs")
+    epochs: float | None = option(
+        None, "Epochs you plan to train: training tokens = dataset tokens x epochs (none: train_config's)"
+    )
     usd_per_million_tokens: dict[str, float] = option(
         {"hosted fine-tuning (low)": 25.0, "hosted fine-tuning (high)": 100.0},
         "Hosted fine-tuning prices, USD per million training tokens (check your provider's current price)",
     )
-    gpu_tokens_per_second: float = option(
-        2500.0, "Your GPU's QLoRA training throughput for the base model, tokens/s (fttrain reports it)"
+    gpu_tokens_per_second: float | None = option(
+        None, "Your GPU's training throughput for the base model, tokens/s (fttrain reports it; none: train_config's)"
     )
-    gpu_usd_per_hour: float = option(2.0, "What an hour of that GPU costs you, USD")
+    gpu_usd_per_hour: float | None = option(None, "What an hour of that GPU costs you, USD (none: train_config's)")
+
+    def value(self, name: str) -> float:
+        """The setting `name`, or fttrain's default for it when unset (a project without a train config)."""
+        return _or_training_default(self, name)
 
 
 @dataclass
@@ -111,6 +144,11 @@ class ProjectConfig:
         None, "Style spec (YAML) every assistant answer must satisfy, relative to this file (none: no format check)"
     )
     store: str = option(".ftdata/store", "Local store of imported examples, relative to this file")
+    train_config: str | None = option(
+        None,
+        "The fttrain config this data is prepared for, relative to this file: lint and stats read its base_model, "
+        "max_seq_len, epochs and GPU figures (none: set them under lint and cost)",
+    )
     lint: LintConfig = field(default_factory=LintConfig, metadata={"help": "What `ftdata check` looks for"})
     split: SplitConfig = field(default_factory=SplitConfig, metadata={"help": "How `ftdata export` splits"})
     cost: CostConfig = field(default_factory=CostConfig, metadata={"help": "What `ftdata stats` prices training at"})
@@ -131,10 +169,12 @@ class Project:
         if not config_path.is_file():
             raise ConfigError(f"{config_path}: no project here: run `ftdata init` or pass --project DIR")
         config = load_config(ProjectConfig, config_path, overrides)
-        tokenizer = config.lint.tokenizer
-        if tokenizer and not os.path.isabs(tokenizer) and (root / tokenizer).exists():
+        if config.lint.tokenizer is not None:
             # A local tokenizer folder is relative to ftdata.yaml, like every path in it; otherwise a hub id.
-            config.lint.tokenizer = str((root / tokenizer).resolve())
+            config.lint.tokenizer.path = local_or_hub(config.lint.tokenizer.path, root.resolve())
+        if config.train_config:
+            overridden = {override.partition("=")[0].strip() for override in overrides}
+            _take_from_training(config, config_path, root / config.train_config, overridden)
         return cls(root=root, config=config)
 
     def resolve(self, relative: str) -> Path:
@@ -159,6 +199,25 @@ class Project:
     @property
     def style_path(self) -> Path | None:
         return self.resolve(self.config.style) if self.config.style else None
+
+
+def _take_from_training(config: ProjectConfig, config_path: Path, train_path: Path, overridden: set[str]) -> None:
+    """Fill the settings shared with training from the train config; each may be stated in one file only
+    (a `--set` override still wins, `null` included: it is said on the command line, not written twice)."""
+    stated = read_yaml_mapping(config_path)
+    target = load_training_target(train_path)
+    for key, train_key in SHARED_WITH_TRAINING.items():
+        section, name = key.split(".")
+        if (stated.get(section) or {}).get(name) is not None:
+            raise ConfigError(
+                f"{config_path}: {key}: stated here and as {train_key} in train_config {train_path}: "
+                f"state it once, in {train_path}"
+            )
+        if key not in overridden:
+            value = getattr(target, train_key)
+            if train_key == "base_model":
+                value = ModelSource(value.path, value.gguf_file)
+            setattr(getattr(config, section), name, value)
 
 
 def init_project(directory: str | os.PathLike, dataset: str | None = None, force: bool = False) -> Path:

@@ -17,6 +17,7 @@ from typing import Any
 from ftcore.atomic import atomic_write
 from ftcore.errors import FtdataError
 from ftcore.example import Example
+from ftcore.training import estimate_cost
 from ftdata.project import CostConfig, Project
 from ftdata.store import Store
 from ftdata.tokens import Distribution, TokenCounts, count_tokens, load_tokenizer
@@ -30,11 +31,13 @@ class Stats:
     prompt_tokens: Distribution
     completion_tokens: Distribution
     dataset_tokens: int  # every example once, chat template included
-    epochs: int
+    epochs: float
     training_tokens: int  # dataset_tokens x epochs
     costs: dict[str, float]  # USD, per hosted price in the project config
     gpu_hours: float
     gpu_cost: float
+    gpu_tokens_per_second: float  # what the GPU figures assume (from train_config, or the cost section)
+    gpu_usd_per_hour: float
     tokenizer: str
     counts: TokenCounts | None = field(default=None, repr=False)  # per example, for the histogram
 
@@ -46,14 +49,15 @@ class Stats:
 
 def compute_stats(project: Project, progress: Callable[[int], None] | None = None) -> Stats:
     """Counts, token distributions and cost estimates for the project's store."""
-    tokenizer_name = project.config.lint.tokenizer
-    if not tokenizer_name:
+    tokenizer = project.config.lint.tokenizer
+    if tokenizer is None:
         raise FtdataError(
-            f"{project.config_path}: lint.tokenizer is not set: token counts need the base model's tokenizer"
+            f"{project.config_path}: lint.tokenizer is not set: token counts need the base model's tokenizer "
+            "(name the train config in train_config, or set lint.tokenizer)"
         )
     examples = Store(project.store_path).read().examples
-    counts = count_tokens(examples, load_tokenizer(tokenizer_name), progress=progress)
-    return stats_from_counts(examples, counts, project.config.cost, tokenizer_name)
+    counts = count_tokens(examples, load_tokenizer(tokenizer), progress=progress)
+    return stats_from_counts(examples, counts, project.config.cost, tokenizer.label())
 
 
 def stats_from_counts(examples: Sequence[Example], counts: TokenCounts, cost: CostConfig, tokenizer: str) -> Stats:
@@ -62,8 +66,9 @@ def stats_from_counts(examples: Sequence[Example], counts: TokenCounts, cost: Co
     for example in examples:
         by_tag.update(_tags(example.metadata.get("tags")))
     dataset_tokens = sum(counts.total)
-    training_tokens = dataset_tokens * cost.epochs
-    gpu_hours = training_tokens / cost.gpu_tokens_per_second / 3600
+    epochs, speed, price = (cost.value(key) for key in ("epochs", "gpu_tokens_per_second", "gpu_usd_per_hour"))
+    # The same estimate as `fttrain plan` makes (ftcore.training), here on every example of the store.
+    estimate = estimate_cost(dataset_tokens, epochs, speed, price, cost.usd_per_million_tokens)
     return Stats(
         examples=len(examples),
         by_source=dict(by_source.most_common()),
@@ -71,11 +76,13 @@ def stats_from_counts(examples: Sequence[Example], counts: TokenCounts, cost: Co
         prompt_tokens=Distribution.of(counts.prompt),
         completion_tokens=Distribution.of(counts.completion),
         dataset_tokens=dataset_tokens,
-        epochs=cost.epochs,
-        training_tokens=training_tokens,
-        costs={name: round(training_tokens / 1e6 * price, 2) for name, price in cost.usd_per_million_tokens.items()},
-        gpu_hours=round(gpu_hours, 3),
-        gpu_cost=round(gpu_hours * cost.gpu_usd_per_hour, 2),
+        epochs=epochs,
+        training_tokens=round(estimate.training_tokens),
+        costs={name: round(usd, 2) for name, usd in estimate.hosted_usd.items()},
+        gpu_hours=round(estimate.gpu_hours, 3),
+        gpu_cost=round(estimate.gpu_usd, 2),
+        gpu_tokens_per_second=speed,
+        gpu_usd_per_hour=price,
         tokenizer=tokenizer,
         counts=counts,
     )

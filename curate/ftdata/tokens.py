@@ -11,8 +11,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ftcore.errors import FtdataError
+from ftcore import models
+from ftcore.chat import render_chat
 from ftcore.example import Example
+from ftcore.models import ModelSource
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -49,15 +51,10 @@ class TokenCounts:
     total: list[int]
 
 
-def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
-    """A tokenizer from a local folder or a hub id (offline runs need it in the local cache)."""
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(name_or_path)
-    except (OSError, ValueError) as error:
-        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise FtdataError(f"tokenizer {name_or_path!r}: cannot load: {first_line}") from None
+def load_tokenizer(source: ModelSource | str, setting: str = "lint.tokenizer") -> PreTrainedTokenizerBase:
+    """The base model's tokenizer: a local folder, a hub id (offline runs need it in the local cache) or a GGUF
+    file, loaded as training loads it (`ftcore.models.load_tokenizer`)."""
+    return models.load_tokenizer(source, setting)
 
 
 def count_tokens(
@@ -81,6 +78,8 @@ def count_tokens(
                 answer_starts, backend.encode_batch(texts, add_special_tokens=False), strict=True
             ):
                 boundary = encoding.char_to_token(answer_start)
+                if boundary is not None and encoding.offsets[boundary][0] < answer_start:
+                    boundary += 1  # a token straddling the boundary is not trained (ftcore.chat): it is prompt
                 total_counts.append(len(encoding.ids))
                 prompt_counts.append(len(encoding.ids) if boundary is None else boundary)
         else:  # a slow (Python) tokenizer has no offsets: encode the prompt part separately
@@ -95,16 +94,10 @@ def count_tokens(
 
 
 def render(example: Example, tokenizer: PreTrainedTokenizerBase) -> tuple[str, int]:
-    """The conversation as training formats it, and the character offset where the answer starts.
-
-    One template rendering per example: the answer's text appears verbatim in the rendering, last.
-    """
-    messages = [m.to_dict() for m in example.messages]
-    if getattr(tokenizer, "chat_template", None):
-        text = tokenizer.apply_chat_template(messages, tokenize=False)
-    else:
-        text = "\n".join(m["content"] for m in messages)
-    return text, text.rfind(example.completion)
+    """The conversation as training formats it, and the character offset where the answer starts: the start
+    of the last assistant span that training's labels use (`ftcore.chat.render_chat`)."""
+    chat = render_chat([m.to_dict() for m in example.messages], tokenizer, require_template=False)
+    return chat.text, chat.answer_start
 
 
 def _percentile(ordered: Sequence[int], q: int) -> int:

@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 
 import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 
 from ftcore.cli import EXIT_OK, EXIT_PROBLEMS, ToolGroup, progress_bars
 from fteval import __version__
@@ -21,32 +24,38 @@ def main() -> None:
 @main.command()
 @click.argument("config_path", metavar="CONFIG.yaml", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a setting, e.g. limit=50.")
-def run(config_path: Path, overrides: tuple[str, ...]) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print results.json's content on stdout instead of a table.")
+def run(config_path: Path, overrides: tuple[str, ...], as_json: bool) -> None:
     """Answer the export's test split with every contestant and score them; writes answers and results.json."""
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
     from fteval.config import load_eval_config
+    from fteval.report import write_report
     from fteval.run import run_eval
 
     config = load_eval_config(config_path, overrides)
     console = Console(stderr=True, highlight=False, soft_wrap=True)
-    with progress_bars(console) as bars:
+    with progress_bars(console, disable=as_json) as bars:
         results = run_eval(config, progress=bars.staged)
-    contestants = results["contestants"]
-    metrics = ["strict", *(f"pass_rate/{c['id']}" for c in results["style_checks"]), "rougeL", "exact_match", "loss"]
+    markdown, page = write_report(config.output_dir)
+    files = {"results": str(Path(config.output_dir) / "results.json"), "report": str(page), "markdown": str(markdown)}
+    if as_json:
+        click.echo(json.dumps({**results.to_dict(), "files": files}, ensure_ascii=False, indent=2))
+        return
+    _print_results(console, results)
+    console.print(f"results: {files['results']}; report: {page} and {markdown}")
+
+
+def _print_results(console: Console, results) -> None:
+    contestants = results.contestants
+    metrics = ["strict", *(f"pass_rate/{c['id']}" for c in results.style_checks), "rougeL", "exact_match", "loss"]
     table = Table("metric", *contestants, box=None)
     for metric in metrics:
-        table.add_row(metric, *(f"{contestants[name]['scores'][metric]:.3f}" for name in contestants))
-    table.add_row("tokens/s", *(f"{c['generation']['tokens_per_second']:.0f}" for c in contestants.values()))
-    console.print(f"{results['data']['n']} test examples of {results['data']['dataset']}")
+        table.add_row(metric, *(f"{contestants[name].scores[metric]:.3f}" for name in contestants))
+    table.add_row("tokens/s", *(f"{c.generation['tokens_per_second']:.0f}" for c in contestants.values()))
+    console.print(f"{results.data.n} test examples of {results.data.dataset}")
     console.print(table)
-    console.print(f"[bold]Verdict.[/] {escape(results['verdict'])}")
-    from fteval.report import write_report
-
-    markdown, page = write_report(config.output_dir)
-    console.print(f"results: {Path(config.output_dir) / 'results.json'}; report: {page} and {markdown}")
+    for warning in results.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
+    console.print(f"[bold]Verdict.[/] {escape(results.verdict)}")
 
 
 @main.command()

@@ -6,20 +6,15 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from ftcore.errors import FtdataError
+from fteval.results import Results, ResultsError
 
 DEFAULT_MAX_DROP = 0.02
-
-
-class ResultsError(FtdataError):
-    """A results.json that is missing, malformed, or of another schema."""
 
 
 @dataclass(frozen=True)
@@ -49,34 +44,27 @@ class Change:
         )
 
 
-def load_results(path: str | os.PathLike) -> dict[str, Any]:
-    try:
-        results = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ResultsError(f"{path}: not found: give the results.json an `fteval run` wrote") from None
-    except (OSError, json.JSONDecodeError) as error:
-        raise ResultsError(f"{path}: unreadable: {error}") from None
-    if not isinstance(results, dict) or results.get("schema_version") != 1 or "contestants" not in results:
-        raise ResultsError(f"{path}: not an fteval results.json (schema_version 1)")
-    return results
+def load_results(path: str | os.PathLike) -> Results:
+    """results.json, typed (`fteval.results.Results`); a one-line `ResultsError` when it is not one."""
+    return Results.read(path)
 
 
 def compare(
-    old: dict[str, Any],
-    new: dict[str, Any],
+    old: Results | Mapping[str, Any],
+    new: Results | Mapping[str, Any],
     max_drop: float = DEFAULT_MAX_DROP,
     thresholds: dict[str, float] | None = None,
     contestants: tuple[str, ...] = ("finetuned",),
 ) -> list[Change]:
     """Every metric of `contestants` present in both; `thresholds` sets an allowed drop per metric."""
-    directions = {name: meta["higher_is_better"] for name, meta in new["metrics"].items()}
-    directions |= {f"pass_rate/{c['id']}": True for c in new.get("style_checks", [])}
+    old, new = Results.from_dict(old, "old results"), Results.from_dict(new, "new results")
+    directions = new.directions()
     changes = []
     for contestant in contestants:
-        if contestant not in old["contestants"] or contestant not in new["contestants"]:
+        if contestant not in old.contestants or contestant not in new.contestants:
             continue
-        before = old["contestants"][contestant]["scores"]
-        after = new["contestants"][contestant]["scores"]
+        before = old.contestants[contestant].scores
+        after = new.contestants[contestant].scores
         for metric in sorted(set(before) & set(after) & set(directions)):
             allowed = (thresholds or {}).get(metric, max_drop)
             changes.append(

@@ -8,17 +8,21 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from ftcore.config import ConfigError, load_config, option, resolve_paths
+from ftcore.models import BaseModel, as_base_model
 
 CONTESTANTS = ("base", "base+prompt", "finetuned", "previous")
 
 
 @dataclass
 class EvalConfig:
-    base_model: str = option("", "Base model: a local folder, a hub id, or a folder holding the GGUF file below")
-    gguf_file: str | None = option(None, "GGUF file name inside base_model, dequantised by transformers on load")
+    base_model: BaseModel = option(
+        BaseModel(),
+        "The base model: its path (a folder or hub id), gguf_file, dtype; a plain string is the path "
+        "(none: the one `run` was trained from)",
+    )
     data: str = option("", "An `ftdata export` folder: only its test split is scored")
     style: str = option("", "Style spec (YAML) the answers are scored against: the one the data was linted with")
     system_prompt: str = option(
@@ -44,7 +48,10 @@ class EvalConfig:
         "transformers", "Generation backend: transformers (default) or vllm (if installed; CUDA only)"
     )
 
+    MOVED: ClassVar[dict[str, str]] = {"gguf_file": "base_model.gguf_file"}
+
     def __post_init__(self) -> None:
+        self.base_model = as_base_model(self.base_model)  # EvalConfig(base_model="org/name") in Python too
         limits = (self.limit, self.capability_limit)
         if self.max_new_tokens < 1 or self.batch_size < 1 or any(n is not None and n < 1 for n in limits):
             raise ValueError("max_new_tokens, batch_size, limit and capability_limit must be positive")
@@ -69,9 +76,11 @@ class EvalConfig:
 def load_eval_config(path: str | os.PathLike, overrides: tuple[str, ...] | list[str] = ()) -> EvalConfig:
     """The config at `path` with overrides; relative paths are relative to the file's folder."""
     config = load_config(EvalConfig, path, overrides)
-    for key in ("base_model", "data", "style"):
+    for key in ("data", "style"):
         if not getattr(config, key):
             raise ConfigError(f"{path}: {key}: required")
+    if not config.base_model.path and not config.run:
+        raise ConfigError(f"{path}: base_model: required when no run is given (with one, it is the run's)")
     if not config.system_prompt.strip():
         raise ConfigError(f"{path}: system_prompt: required: the prompted baseline is what a fine-tune must beat")
     resolve_paths(config, path, ("data", "style", "run", "previous_run", "output_dir"), model_key="base_model")

@@ -137,7 +137,7 @@ def make_generator(
 ) -> Generator:
     """The backend the eval config names: `transformers` (the loaded `model`) or `vllm` (its own engine)."""
     if config.generator == "vllm":
-        if config.gguf_file:
+        if config.base_model.gguf_file:
             raise ValueError("generator: vllm: a GGUF base model is not supported here; use generator: transformers")
-        return VLLMGenerator(config.base_model, adapter, seed=config.seed, progress=progress)
+        return VLLMGenerator(config.base_model.path, adapter, seed=config.seed, progress=progress)
     return TransformersGenerator(model, tokenizer, config.batch_size, progress=progress)

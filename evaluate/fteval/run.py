@@ -11,7 +11,7 @@ Everything is written to the output folder: `answers/<contestant>.jsonl`, `resul
 resolved config, and `review_queue.jsonl` (failing answers, for the next review round).
 
 >>> results = run_eval(load_eval_config("eval.yaml"))
->>> results["contestants"]["finetuned"]["scores"]["strict"]
+>>> results.contestants["finetuned"].scores["strict"]
 """
 
 from __future__ import annotations
@@ -20,22 +20,27 @@ import json
 import math
 import platform
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ftcore import Example, ExportManifest, __version__, load_split
+from ftcore import Example, ExportManifest, load_split
 from ftcore.atomic import atomic_write
 from ftcore.config import write_config
 from ftcore.errors import FtdataError
+from ftcore.models import BaseModel, load_base, load_tokenizer
+from ftcore.run_folder import RESOLVED_CONFIG, RunFolder
 from ftcore.style import StyleSpec
+from ftcore.versions import package_versions
 from fteval.capability import LOWER_IS_BETTER, capability_deltas, run_capability_suite
 from fteval.config import EvalConfig
 from fteval.generate import make_generator
+from fteval.results import Contestant, DataSource, Metric, Results
 from fteval.stats import compare_contestants
 from fteval.verdict import verdict
 
-RESULTS_SCHEMA_VERSION = 1
+HELDOUT_MAX_TOKENS = 4096  # a test conversation longer than this is scored on its first 4,096 tokens
 CAPABILITY_CONTESTANTS = ("base", "finetuned", "previous")  # the prompt does not change what a model knows
 # Every score with its direction, so a comparison never has to guess.
 METRICS = {
@@ -60,113 +65,199 @@ def contestant_prompts(examples: Sequence[Example], system_prompt: str | None) -
     return conversations
 
 
-def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
-    """Generate and score every contestant; writes the output folder and returns results.json's content."""
+@dataclass
+class EvalSet:
+    """The export's test split (hash-checked, cut to `limit`) and the style spec it is scored against."""
+
+    folder: Path
+    manifest: ExportManifest
+    examples: list[Example]
+    spec: StyleSpec
+
+
+@dataclass
+class Session:
+    """What every contestant is scored with."""
+
+    config: EvalConfig
+    test: EvalSet
+    tokenizer: Any
+    output: Path
+    progress: Callable[[str, int, int], None] | None = None
+
+
+@dataclass
+class Scored:
+    """Every contestant's scores, with the per-example values the paired statistics need."""
+
+    contestants: dict[str, Contestant] = field(default_factory=dict)
+    per_example: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    capability: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+
+
+def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | None = None) -> Results:
+    """Generate and score every contestant; writes the output folder and returns what results.json holds."""
+    test = load_test_set(config)
+    config, warnings = check_runs(config, test.manifest)
+    check_generator(config)
+    tokenizer, base = load_tokenizer(config.base_model), load_base(config.base_model)
+    output = Path(config.output_dir)
+    (output / "answers").mkdir(parents=True, exist_ok=True)
+    scored = score_contestants(Session(config, test, tokenizer, output, progress), base)
+    results = assemble_results(config, test, scored, warnings)
+    write_results(results, config, output)
+    return results
+
+
+def load_test_set(config: EvalConfig) -> EvalSet:
+    """The test split, checked against its manifest before it is read, and the style spec."""
     data = Path(config.data)
     manifest = ExportManifest.read(data)
     if "test" not in manifest.splits or not manifest.splits["test"].examples:
         raise EvalError(f"{data}: the export has no test split to score")
     manifest.verify(data, "test")
     examples = load_split(data, "test")[: config.limit]
-    spec = StyleSpec.load(config.style)
-    for name, folder in (("run", config.run), ("previous_run", config.previous_run)):
-        if folder and not (Path(folder) / "adapter_config.json").is_file():
-            raise EvalError(f"{name}: {folder} holds no adapter: point it at an `fttrain run` folder")
+    return EvalSet(data, manifest, examples, StyleSpec.load(config.style))
 
+
+def check_generator(config: EvalConfig) -> None:
     if config.generator == "vllm":
         import importlib.util
 
         if importlib.util.find_spec("vllm") is None:
             raise EvalError("generator: vllm: the vllm package is not installed (`pip install vllm`, CUDA only)")
-        if config.gguf_file:
+        if config.base_model.gguf_file:
             raise EvalError("generator: vllm: a GGUF base model is not supported here; use generator: transformers")
 
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 
-    kwargs = {"gguf_file": config.gguf_file} if config.gguf_file else {}
-    tokenizer = AutoTokenizer.from_pretrained(config.base_model, **kwargs)
-    base = AutoModelForCausalLM.from_pretrained(
-        config.base_model, dtype=torch.bfloat16 if torch.cuda.is_available() else torch.float32, **kwargs
-    )
-    output = Path(config.output_dir)
-    (output / "answers").mkdir(parents=True, exist_ok=True)
-    references = [e.completion for e in examples]
-    contestants: dict[str, Any] = {}
-    per_example: dict[str, dict[str, list[float]]] = {}
-    capability: dict[str, dict[str, dict[str, float]]] = {}
-    for name in config.contestants():
-        set_seed(config.seed)
-        model, adapter = _contestant_model(base, name, config)
-        system = config.system_prompt if name == "base+prompt" else None
-        conversations = contestant_prompts(examples, system)
-        tick = (lambda n, name=name: progress(f"generating: {name}", n, len(examples))) if progress else None
-        generator = make_generator(config, model, tokenizer, adapter, progress=tick)
-        answers = generator.generate(conversations, config.max_new_tokens)
-        scores, per_example[name] = score_answers(answers, references, spec, config.answer_pattern)
-        scores |= heldout_loss(model, tokenizer, examples, system, config.batch_size)
-        if config.capability_tasks and name in CAPABILITY_CONTESTANTS:
-            if progress:
-                progress(f"lm-eval capability suite: {name}", 0, 1)
-            capability[name] = run_capability_suite(
-                config.capability_tasks,
-                model=model,
-                tokenizer=tokenizer,
-                batch_size=config.batch_size,
-                limit=config.capability_limit,
-            )
-            scores |= _capability_scores(capability[name])
-        contestants[name] = {
-            "adapter": adapter,
-            "n": len(answers),
-            "scores": scores,
-            "generation": {
-                "backend": config.generator,
-                "tokens_per_second": round(generator.stats.tokens_per_second, 1),
-                "seconds": round(generator.stats.seconds, 2),
-                "new_tokens": generator.stats.new_tokens,
-            },
-        }
-        _write_answers(output / "answers" / f"{name}.jsonl", examples, conversations, answers, spec)
+def score_contestants(session: Session, base: Any) -> Scored:
+    """Each contestant in turn on the same base weights: its adapter put on, scored, and taken off again."""
+    from transformers import set_seed
+
+    scored = Scored()
+    for name in session.config.contestants():
+        set_seed(session.config.seed)
+        model, adapter = _contestant_model(base, name, session.config)
+        scored.contestants[name] = score_contestant(session, name, model, adapter, scored)
         if adapter:
-            if any(getattr(layer, "merged", False) for layer in model.modules()):
-                model.unmerge_adapter()  # the base weights as they were, for the next contestant
-            base = model.unload()  # LoRA layers removed, not merged: the next contestant starts from the bare base
+            base = _bare_base(model)
+    return scored
+
+
+def score_contestant(session: Session, name: str, model: Any, adapter: str | None, scored: Scored) -> Contestant:
+    """One contestant's answers (written to answers/<name>.jsonl), scores and per-example values."""
+    config, examples, progress = session.config, session.test.examples, session.progress
+    system = config.system_prompt if name == "base+prompt" else None
+    conversations = contestant_prompts(examples, system)
+    tick = (lambda n: progress(f"generating: {name}", n, len(examples))) if progress else None
+    generator = make_generator(config, model, session.tokenizer, adapter, progress=tick)
+    answers = generator.generate(conversations, config.max_new_tokens)
+    references = [e.completion for e in examples]
+    scores, scored.per_example[name] = score_answers(answers, references, session.test.spec, config.answer_pattern)
+    scores |= heldout_loss(model, session.tokenizer, examples, system, config.batch_size)
+    if config.capability_tasks and name in CAPABILITY_CONTESTANTS:
+        if progress:
+            progress(f"lm-eval capability suite: {name}", 0, 1)
+        scored.capability[name] = run_capability_suite(
+            config.capability_tasks,
+            model=model,
+            tokenizer=session.tokenizer,
+            batch_size=config.batch_size,
+            limit=config.capability_limit,
+        )
+        scores |= _capability_scores(scored.capability[name])
+    path = session.output / "answers" / f"{name}.jsonl"
+    _write_answers(path, examples, conversations, answers, session.test.spec)
+    return Contestant(adapter=adapter, n=len(answers), scores=scores, generation=_generation(config, generator.stats))
+
+
+def _generation(config: EvalConfig, stats: Any) -> dict[str, Any]:
+    return {
+        "backend": config.generator,
+        "tokens_per_second": round(stats.tokens_per_second, 1),
+        "seconds": round(stats.seconds, 2),
+        "new_tokens": stats.new_tokens,
+    }
+
+
+def _bare_base(model: Any) -> Any:
+    """The base weights as they were, for the next contestant."""
+    if any(getattr(layer, "merged", False) for layer in model.modules()):
+        model.unmerge_adapter()
+    return model.unload()  # LoRA layers removed, not merged: the next contestant starts from the bare base
+
+
+def assemble_results(config: EvalConfig, test: EvalSet, scored: Scored, warnings: list[str]) -> Results:
+    """results.json's content: every score with its direction, the paired comparisons, and where it all came from."""
     directions = {name: up for name, (up, _) in METRICS.items()}
-    comparisons = compare_contestants(per_example, directions)
-    results = {
-        "schema_version": RESULTS_SCHEMA_VERSION,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "metrics": {name: {"higher_is_better": up, "description": text} for name, (up, text) in METRICS.items()}
-        | _capability_metrics(capability),
-        "style_checks": [{"id": c.id, "check": c.name, "higher_is_better": True} for c in spec.checks],
-        "data": {
-            "folder": str(data),
-            "dataset": manifest.dataset,
-            "manifest_fingerprint": manifest.fingerprint,
-            "split": "test",
-            "n": len(examples),
-        },
-        "base_model": config.base_model,
-        "settings": {
+    comparisons = compare_contestants(scored.per_example, directions)
+    metrics = {name: Metric(up, text) for name, (up, text) in METRICS.items()} | _capability_metrics(scored.capability)
+    manifest = test.manifest
+    return Results(
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        metrics=metrics,
+        style_checks=[{"id": c.id, "check": c.name, "higher_is_better": True} for c in test.spec.checks],
+        data=DataSource(str(test.folder), manifest.dataset, manifest.fingerprint, "test", len(test.examples)),
+        base_model=config.base_model.label(),
+        settings={
             "max_new_tokens": config.max_new_tokens,
             "batch_size": config.batch_size,
             "seed": config.seed,
             "greedy": True,
             "system_prompt": config.system_prompt,
         },
-        "versions": _versions(),
-        "training": training_record(config.run),
-        "contestants": contestants,
-        "comparisons": [c.to_dict() for c in comparisons],
-        "capability": _capability_record(config, capability),
-    }
-    results["verdict"] = verdict(results)
-    review_queue(output, "finetuned" if "finetuned" in contestants else "base+prompt")
+        versions=_versions(),
+        training=training_record(config.run),
+        contestants=scored.contestants,
+        comparisons=[c.to_dict() for c in comparisons],
+        capability=_capability_record(config, scored.capability),
+        warnings=warnings,
+    )
+
+
+def write_results(results: Results, config: EvalConfig, output: Path) -> None:
+    """The verdict into the results, then the review queue, the resolved config and results.json."""
+    results.verdict = verdict(results)
+    review_queue(output, "finetuned" if "finetuned" in results.contestants else "base+prompt")
     write_config(config, output / "fteval.resolved.yaml")
-    with atomic_write(output / "results.json") as handle:
-        handle.write(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-    return results
+    results.write(output / "results.json")
+
+
+def check_runs(config: EvalConfig, manifest: ExportManifest) -> tuple[EvalConfig, list[str]]:
+    """The runs scored must fit the base model and export given. The base model must be the one each run was
+    trained from (an adapter fits only its own base): it is taken from the run when the config names none, and
+    another one is refused. Another export than the run's own is legitimate (a run scored on a new data set),
+    so it is a warning, recorded in results.json: its test split may hold what the run trained on.
+
+    Returns the config with its base model filled in, and the warnings.
+    """
+    for setting, folder in (("run", config.run), ("previous_run", config.previous_run)):
+        if folder and not (Path(folder) / "adapter_config.json").is_file():
+            raise EvalError(f"{setting}: {folder} holds no adapter: point it at an `fttrain run` folder")
+    warnings = []
+    for setting, folder in (("run", config.run), ("previous_run", config.previous_run)):
+        if not folder:
+            continue
+        run = RunFolder.open(folder)
+        trained_from = run.base_model
+        if not config.base_model.path:
+            config = replace(config, base_model=replace(config.base_model, **_location(trained_from)))
+        elif not config.base_model.same_files(trained_from):
+            raise EvalError(
+                f"base_model {config.base_model.label()!r} is not the base model the {setting} was trained from: "
+                f"{trained_from.label()!r} ({run.file(RESOLVED_CONFIG)}); an adapter fits only its own base model"
+            )
+        trained_on = run.data
+        if trained_on.fingerprint != manifest.fingerprint:
+            warnings.append(
+                f"{setting} {folder} was trained on export {trained_on.fingerprint[:12]} ({trained_on.folder}), "
+                f"not on the export scored here, {manifest.fingerprint[:12]} ({config.data})"
+            )
+    return config, warnings
+
+
+def _location(model: BaseModel) -> dict[str, Any]:
+    return {"path": model.path, "gguf_file": model.gguf_file}
 
 
 def score_answers(
@@ -202,13 +293,13 @@ def _capability_scores(scores: dict[str, dict[str, float]]) -> dict[str, float]:
     }
 
 
-def _capability_metrics(capability: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, Any]]:
+def _capability_metrics(capability: dict[str, dict[str, dict[str, float]]]) -> dict[str, Metric]:
     metrics = {}
     for scores in capability.values():
         for key in _capability_scores(scores):
             _, task, metric = key.split("/", 2)
             up = metric.split(",")[0] not in LOWER_IS_BETTER
-            metrics[key] = {"higher_is_better": up, "description": f"lm-eval {task}: {metric} (general capability)"}
+            metrics[key] = Metric(up, f"lm-eval {task}: {metric} (general capability)")
     return metrics
 
 
@@ -229,12 +320,13 @@ def _finite(value: Any) -> Any:
 
 
 def training_record(run_folder: str | None) -> dict[str, Any] | None:
-    """What the `finetuned` contestant cost: the run's summary.json (steps, epochs, tokens seen, seconds)."""
-    if not run_folder or not (Path(run_folder) / "summary.json").is_file():
+    """What the `finetuned` contestant cost: the run's summary.json (steps, epochs, tokens seen, seconds), and
+    the fingerprint of the export it trained on."""
+    summary = RunFolder.open(run_folder).summary if run_folder else None
+    if summary is None:
         return None
-    summary = json.loads((Path(run_folder) / "summary.json").read_text(encoding="utf-8"))
     keys = ("steps", "epochs", "tokens_seen", "train_examples", "seconds", "method", "final_loss", "eval_loss")
-    return {"run": str(run_folder)} | {key: summary.get(key) for key in keys}
+    return {"run": str(run_folder)} | {key: summary[key] for key in keys} | {"data_manifest": summary.data_manifest}
 
 
 def heldout_loss(
@@ -247,12 +339,12 @@ def heldout_loss(
     """
     import torch
 
-    from fttrain.data import IGNORE_INDEX, tokenize_example
+    from ftcore.chat import IGNORE_INDEX, tokenize_chat
 
     items = []
     for example in examples:
         messages = contestant_prompts([example], system_prompt)[0] + [example.messages[-1].to_dict()]
-        items.append(tokenize_example(Example.create(messages), tokenizer, max_seq_len=4096))
+        items.append(tokenize_chat(messages, tokenizer, max_seq_len=HELDOUT_MAX_TOKENS, example_id=example.id))
     items.sort(key=lambda item: len(item.input_ids))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     total, count = 0.0, 0
@@ -328,12 +420,6 @@ def _write_answers(path: Path, examples, conversations, answers, spec: StyleSpec
 
 
 def _versions() -> dict[str, str | None]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    found: dict[str, str | None] = {"ftkit": __version__, "python": platform.python_version()}
-    for name in ("torch", "transformers", "peft", "evaluate"):
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = None
-    return found
+    return package_versions("ftkit", "torch", "transformers", "peft", "evaluate") | {
+        "python": platform.python_version()
+    }

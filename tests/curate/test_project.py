@@ -39,3 +39,58 @@ def test_invalid_values_are_errors(tmp_path, override, message):
     with pytest.raises(ConfigError, match=message) as raised:
         Project.open(tmp_path, (override,))
     assert "ftdata.yaml" in str(raised.value)
+
+
+def write_project(root, ftdata_yaml: str, train_yaml: str | None = None):
+    (root / "ftdata.yaml").write_text(ftdata_yaml)
+    if train_yaml is not None:
+        (root / "train.yaml").write_text(train_yaml)
+    return root
+
+
+TRAIN = "base_model: {path: models/m, gguf_file: m.gguf}\nmax_seq_len: 320\nepochs: 2\ngpu_usd_per_hour: 1.5\n"
+
+
+def test_settings_shared_with_training_are_read_from_the_train_config(tmp_path):
+    (tmp_path / "models" / "m").mkdir(parents=True)  # a local folder: relative to train.yaml, as fttrain reads it
+    write_project(tmp_path, "dataset: d\ntrain_config: train.yaml\n", TRAIN)
+    config = Project.open(tmp_path).config
+    assert config.lint.max_seq_len == 320 and config.cost.epochs == 2
+    assert config.lint.tokenizer.path == str(tmp_path / "models" / "m") and config.lint.tokenizer.gguf_file == "m.gguf"
+    assert config.cost.gpu_usd_per_hour == 1.5
+    assert config.cost.gpu_tokens_per_second == 2500.0  # not stated in train.yaml: fttrain's default, as plan uses
+    # A command-line override still wins, `null` included (no length check).
+    overridden = Project.open(tmp_path, ("lint.max_seq_len=4096", "lint.tokenizer=null")).config
+    assert overridden.lint.max_seq_len == 4096 and overridden.lint.tokenizer is None and overridden.cost.epochs == 2
+
+
+@pytest.mark.parametrize(
+    ("stated", "key", "train_key"),
+    [
+        ("lint: {max_seq_len: 512}", "lint.max_seq_len", "max_seq_len"),
+        ("lint: {tokenizer: models/m}", "lint.tokenizer", "base_model"),
+        ("cost: {gpu_usd_per_hour: 2.0}", "cost.gpu_usd_per_hour", "gpu_usd_per_hour"),
+        ("cost: {epochs: 3}", "cost.epochs", "epochs"),
+    ],
+)
+def test_a_setting_stated_in_both_files_is_an_error(tmp_path, stated, key, train_key):
+    write_project(tmp_path, f"dataset: d\ntrain_config: train.yaml\n{stated}\n", TRAIN)
+    with pytest.raises(ConfigError) as raised:
+        Project.open(tmp_path)
+    train = tmp_path / "train.yaml"
+    assert str(raised.value) == (
+        f"{tmp_path / 'ftdata.yaml'}: {key}: stated here and as {train_key} in train_config {train}: "
+        f"state it once, in {train}"
+    )
+
+
+def test_without_a_train_config_the_project_states_them_or_takes_fttrains_defaults(tmp_path):
+    write_project(tmp_path, "dataset: d\nlint: {max_seq_len: 512}\ncost: {gpu_usd_per_hour: 3.0}\n")
+    config = Project.open(tmp_path).config
+    assert config.lint.seq_len == 512 and config.cost.value("gpu_usd_per_hour") == 3.0
+    assert config.cost.value("epochs") == 3.0 and config.lint.tokenizer is None
+    write_project(tmp_path, "dataset: d\n")
+    assert Project.open(tmp_path).config.lint.seq_len == 1024  # fttrain's default max_seq_len
+    write_project(tmp_path, "dataset: d\ntrain_config: missing.yaml\n")
+    with pytest.raises(ConfigError, match=r"missing\.yaml: not found"):
+        Project.open(tmp_path)

@@ -195,3 +195,52 @@ def test_the_base_weights_come_back_whole_after_the_fine_tune(eval_config, finet
     finetuned, previous = results["contestants"]["finetuned"], results["contestants"]["previous"]
     assert previous["scores"]["strict"] == finetuned["scores"]["strict"]
     assert previous["scores"]["loss"] == pytest.approx(finetuned["scores"]["loss"], rel=1e-5)
+
+
+def test_a_run_is_scored_only_on_its_own_base_model(eval_config, finetuned_run, tmp_path, tiny_tokenizer_dir):
+    from fttrain.testing import tiny_llama
+
+    other = tiny_llama(tmp_path / "other-model", tiny_tokenizer_dir, seed=1)
+    result = CliRunner().invoke(main, ["run", str(eval_config(base_model=str(other)))])
+    assert result.exit_code == 2, result.output
+    [line] = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert f"base_model '{other}' is not the base model the run was trained from" in line
+    assert f"'{load_eval_config(eval_config()).base_model.path}'" in line  # the run's, named too
+    assert not (tmp_path / "eval").exists()  # refused before any model loads
+    # Left out, the base model is the run's own.
+    path = eval_config(limit=2, max_new_tokens=8, capability_tasks=[])
+    text = yaml.safe_load(path.read_text())
+    del text["base_model"]
+    path.write_text(yaml.safe_dump(text))
+    results = run_eval(load_eval_config(path))
+    assert results.base_model == load_eval_config(eval_config()).base_model.path and not results.warnings
+
+
+def test_a_run_scored_on_another_export_is_a_recorded_warning(eval_config, finetuned_run, gsm8k_rows, tmp_path):
+    from ftcore import ExportManifest
+    from ftdata.testing import accepted_export
+
+    rows = [r for r in gsm8k_rows[300:500] if "<<" in r["answer"] and len(r["answer"]) < 400][:40]
+    other = accepted_export(tmp_path / "project", rows, tmp_path / "other-export", system="Answer in the house format.")
+    path = eval_config(data=str(other), limit=2, max_new_tokens=8, capability_tasks=[])
+    result = CliRunner().invoke(main, ["run", str(path)])
+    assert result.exit_code == 0, result.output
+    run_fingerprint = json.loads((finetuned_run / "summary.json").read_text())["data_manifest"]
+    expected = (
+        f"run {finetuned_run} was trained on export {run_fingerprint[:12]} "
+        f"(" + json.loads((finetuned_run / "data_manifest.json").read_text())["folder"] + "), not on the export "
+        f"scored here, {ExportManifest.read(other).fingerprint[:12]} ({other})"
+    )
+    assert f"warning: {expected}" in " ".join(result.output.split())  # printed (rich may wrap it)
+    assert json.loads((tmp_path / "eval" / "results.json").read_text())["warnings"] == [expected]  # and recorded
+
+
+def test_run_json_is_results_on_stdout(eval_config, tmp_path):
+    path = eval_config(limit=2, max_new_tokens=8, capability_tasks=[])
+    result = CliRunner().invoke(main, ["run", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)  # nothing but JSON on stdout; tables and bars stay off
+    written = json.loads((tmp_path / "eval" / "results.json").read_text())
+    assert {key: value for key, value in printed.items() if key != "files"} == written
+    assert printed["files"]["results"] == str(tmp_path / "eval" / "results.json")
+    assert Path(printed["files"]["report"]).is_file() and "Verdict." not in result.stderr

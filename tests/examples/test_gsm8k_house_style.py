@@ -39,7 +39,7 @@ def test_the_example_data_is_rebuilt_byte_for_byte_from_gsm8k(build_module, gsm8
 def test_the_linter_finds_every_planted_problem(tmp_path):
     project_dir = tmp_path / "project"
     project_dir.mkdir()
-    for name in ("ftdata.yaml", "style.yaml"):
+    for name in ("ftdata.yaml", "style.yaml", "train.yaml"):
         shutil.copy(EXAMPLE / name, project_dir / name)
     config = (project_dir / "ftdata.yaml").read_text()
     (project_dir / "ftdata.yaml").write_text(

@@ -4,7 +4,8 @@ import pytest
 from transformers import AutoTokenizer
 
 from ftcore import Example
-from fttrain.data import IGNORE_INDEX, MaskError, assistant_spans, explain_example, tokenize_example, tokenize_examples
+from ftcore.chat import IGNORE_INDEX, MaskError, render_chat, tokenize_example
+from fttrain.data import explain_example, tokenize_examples
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +64,7 @@ def test_template_without_chat_template(tokenizer):
     bare = AutoTokenizer.from_pretrained(tokenizer.name_or_path)
     bare.chat_template = None
     with pytest.raises(MaskError, match="no chat template"):
-        assistant_spans([m.to_dict() for m in CONVERSATION.messages], bare)
+        render_chat([m.to_dict() for m in CONVERSATION.messages], bare)
 
 
 def test_explain_marks_trained_tokens(tokenizer):

@@ -73,7 +73,7 @@ def test_modules_to_save_survive_the_merge(train_config, tmp_path):
     assert report.passed, report
 
     trained = load_file(run_dir / "adapter_model.safetensors")
-    base = load_file(Path(load_train_config(train_config()).base_model) / "model.safetensors")
+    base = load_file(Path(load_train_config(train_config()).base_model.path) / "model.safetensors")
     merged = load_file(tmp_path / "merged" / "model.safetensors")
     for name in ("model.embed_tokens.weight", "lm_head.weight"):
         assert not torch.equal(trained[f"base_model.model.{name}"], base[name])  # training changed them

@@ -154,9 +154,9 @@ def test_tiny_estimate_is_positive_and_adds_up(train_config):
     checkpointed = make_plan(load_train_config(train_config(gradient_checkpointing=True)))
     assert checkpointed.memory.activations < memory.activations
     # A plan is made before renting the GPU: half precision is planned for, not refused, on a CPU machine.
-    bf16 = make_plan(load_train_config(train_config(epochs=2, quant={"compute_dtype": "bfloat16"})))
+    bf16 = make_plan(load_train_config(train_config(epochs=2), ["base_model.dtype=bfloat16"]))
     assert bf16.memory == memory
-    fp32 = make_plan(load_train_config(train_config(epochs=2, quant={"compute_dtype": "float32"})))
+    fp32 = make_plan(load_train_config(train_config(epochs=2), ["base_model.dtype=float32"]))
     assert fp32.memory.weights == pytest.approx(2 * memory.weights)
 
 

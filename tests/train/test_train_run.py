@@ -51,7 +51,7 @@ def test_qlora_runs_the_real_4bit_path_on_cpu(train_config):
     summary = run(config)
     assert summary["steps"] == 8 and summary["method"] == "qlora"
     base = AutoModelForCausalLM.from_pretrained(
-        config.base_model, quantization_config=BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4")
+        config.base_model.path, quantization_config=BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4")
     )
     assert any(isinstance(module, bnb.nn.Linear4bit) for module in base.modules())
     model = PeftModel.from_pretrained(base, config.output_dir)  # the adapter reloads onto a 4-bit base
@@ -148,3 +148,27 @@ def test_resume_skips_a_checkpoint_cut_off_while_saving(tmp_path):
             (folder / "trainer_state.json").write_text("{}")
     assert last_complete_checkpoint(tmp_path).name == "checkpoint-8"
     assert last_complete_checkpoint(tmp_path / "elsewhere") is None
+
+
+def test_json_on_stdout_text_on_stderr(train_config, tmp_path):
+    path = train_config(epochs=1)
+    dry = CliRunner().invoke(main, ["run", str(path), "--dry-run", "--json"])
+    assert dry.exit_code == 0, dry.output
+    found = json.loads(dry.stdout)  # nothing but JSON on stdout
+    assert found["max_seq_len"] == 256 and found["train_examples"] == 64 and "lose assistant" not in dry.stdout
+    tokens = found["example_tokens"]
+    assert {"id", "text", "trained"} == set(tokens[0]) and any(t["trained"] for t in tokens)
+    assert "".join(t["text"] for t in tokens).startswith("<|im_start|>system")
+
+    trained = CliRunner().invoke(main, ["run", str(path), "--json"])
+    assert trained.exit_code == 0, trained.output
+    summary = json.loads(trained.stdout)
+    assert summary["steps"] == 8 and summary["run_folder"] == str(tmp_path / "run")
+    written = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary == {**written, "run_folder": str(tmp_path / "run")}
+    assert "training" not in trained.stderr  # --json: no progress bar either
+
+    again = CliRunner().invoke(main, ["run", str(train_config(epochs=1, output_dir=str(tmp_path / "run2")))])
+    assert again.exit_code == 0, again.output
+    assert again.stdout == "" and "8 steps (1 epochs) on 64 examples" in again.stderr
+    assert f"run folder: {tmp_path / 'run2'}" in again.stderr

@@ -1,9 +1,10 @@
-"""Trainer callbacks: a metrics file a person or a plot can read, and a progress bar worth watching."""
+"""Trainer callbacks: a metrics file a person or a plot can read, and progress worth watching."""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,36 +41,37 @@ class MetricsFile(TrainerCallback):
             handle.write(json.dumps(entry) + "\n")
 
 
-class ProgressBar(TrainerCallback):
-    """A tqdm bar over optimiser steps with the latest loss, tokens/s and the ETA."""
+class TrainingProgress(TrainerCallback):
+    """Optimiser steps reported to a `progress(stage, n, total, info)` callable (the CLIs draw it as a rich
+    bar: ftcore.cli.progress_bars), with the latest loss and tokens/s; only the main process reports."""
 
-    def __init__(self):
-        self.bar = None
+    STAGE = "training"
+
+    def __init__(self, progress: Callable[..., None]):
+        self.progress = progress
+        self._reported = 0
         self._start = (0.0, 0)
+        self._loss: float | None = None
 
     def on_train_begin(self, args, state, control, **kwargs):
-        from tqdm.auto import tqdm
-
-        self.bar = tqdm(
-            total=state.max_steps, initial=state.global_step, desc="training", unit="step", dynamic_ncols=True
-        )
-        self._start = (time.perf_counter(), state.num_input_tokens_seen)
+        if state.is_world_process_zero:
+            self._start = (time.perf_counter(), state.num_input_tokens_seen)
+            self._reported = state.global_step  # a resumed run starts part way
+            self.progress(self.STAGE, state.global_step, state.max_steps, "")
 
     def on_step_end(self, args, state, control, **kwargs):
-        if self.bar is not None:
-            self.bar.update(state.global_step - self.bar.n)
-            elapsed = time.perf_counter() - self._start[0]
-            if elapsed > 0:
-                self.bar.set_postfix(
-                    tok_s=f"{(state.num_input_tokens_seen - self._start[1]) / elapsed:.0f}", refresh=False
-                )
+        if state.is_world_process_zero:
+            done, self._reported = state.global_step - self._reported, state.global_step
+            self.progress(self.STAGE, done, state.max_steps, self._info(state))
 
     def on_log(self, args, state, control, logs: dict[str, Any] | None = None, **kwargs):
-        if self.bar is not None and logs and "loss" in logs:
-            postfix = dict((self.bar.postfix and [p.split("=") for p in self.bar.postfix.split(", ")]) or [])
-            self.bar.set_postfix(loss=f"{logs['loss']:.4f}", **{k: v for k, v in postfix.items() if k != "loss"})
+        if state.is_world_process_zero and logs and "loss" in logs:
+            self._loss = logs["loss"]
+            self.progress(self.STAGE, 0, state.max_steps, self._info(state))
 
-    def on_train_end(self, args, state, control, **kwargs):
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
+    def _info(self, state) -> str:
+        elapsed = time.perf_counter() - self._start[0]
+        parts = [f"loss {self._loss:.4f}"] if self._loss is not None else []
+        if elapsed > 0:
+            parts.append(f"{(state.num_input_tokens_seen - self._start[1]) / elapsed:.0f} tok/s")
+        return ", ".join(parts)

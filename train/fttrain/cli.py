@@ -7,14 +7,18 @@ import sys
 from pathlib import Path
 
 import click
+from rich.console import Console
+from rich.markup import escape
 
-from ftcore.cli import EXIT_PROBLEMS, ToolGroup
+from ftcore.cli import EXIT_PROBLEMS, ToolGroup, progress_bars
+from ftcore.run_folder import RunFolder
 from fttrain import __version__
 
 config_argument = click.argument("config_path", metavar="CONFIG.yaml", type=click.Path(dir_okay=False, path_type=Path))
 set_option = click.option(
     "--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a setting, e.g. lora.r=8 or epochs=1."
 )
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout instead of text on stderr.")
 
 
 @click.group(cls=ToolGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,31 +32,76 @@ def main() -> None:
 @set_option
 @click.option("--resume", is_flag=True, help="Continue the run in output_dir from its last checkpoint.")
 @click.option("--dry-run", is_flag=True, help="Check data, tokenizer and masks; print one example token by token.")
-def run(config_path: Path, overrides: tuple[str, ...], resume: bool, dry_run: bool) -> None:
+@json_option
+def run(config_path: Path, overrides: tuple[str, ...], resume: bool, dry_run: bool, as_json: bool) -> None:
     """Train on the export named in CONFIG.yaml; the run folder records everything about the run."""
     from fttrain.config import load_train_config
 
     config = load_train_config(config_path, overrides)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
     if dry_run:
         from fttrain.run import dry_run as explain
 
-        click.echo(explain(config))
+        found = explain(config)
+        if as_json:
+            click.echo(json.dumps(found.to_dict(), ensure_ascii=False, indent=2))
+        else:
+            console.print(found.text(), markup=False)
         return
     from fttrain.run import run as train
 
-    summary = train(config, resume=resume)
-    click.echo(json.dumps(summary, indent=2))
-    click.echo(f"run folder: {config.output_dir}", err=True)
+    with progress_bars(console, disable=as_json) as bars:
+        summary = train(config, resume=resume, progress=bars.staged)
+    if config.evaluate:
+        summary.evaluation = evaluate_run(config.evaluate, Path(config.output_dir), console)
+        RunFolder(Path(config.output_dir)).write_summary(summary)
+    if as_json:
+        click.echo(json.dumps({**summary.to_dict(), "run_folder": str(config.output_dir)}, indent=2))
+        return
+    _print_summary(console, summary, config.output_dir)
+
+
+def _print_summary(console: Console, summary, folder: str) -> None:
+    losses = " -> ".join(f"{loss:.4f}" for loss in (summary.first_loss, summary.final_loss) if loss is not None)
+    eval_loss = f", validation loss {summary.eval_loss:.4f}" if summary.eval_loss is not None else ""
+    console.print(
+        f"{summary.steps} steps ({summary.epochs or 0:g} epochs) on {summary.train_examples} examples in "
+        f"{summary.seconds} s, {summary.tokens_seen:,} tokens ({summary.tokens_per_second} tokens/s); "
+        f"loss {losses or '-'}{eval_loss}"
+    )
+    if summary.truncated_examples:
+        console.print(f"[yellow]warning:[/] {summary.truncated_examples} example(s) lost answer tokens to max_seq_len")
+    if summary.evaluation:
+        console.print(f"[bold]Verdict.[/] {escape(summary.evaluation['verdict'])}")
+        console.print(f"evaluation: {summary.evaluation['results']}; report: {summary.evaluation['report']}")
+    console.print(f"run folder: {folder}")
+
+
+def evaluate_run(eval_config_path: str, run_folder: Path, console: Console | None = None) -> dict:
+    """The `evaluate:` hook: `fteval run` on the adapter just trained, its results and report in run_folder/eval.
+
+    The only place fttrain imports fteval (tests/test_layout.py pins it): the trainer's library never does.
+    """
+    from fteval.config import load_eval_config
+    from fteval.report import write_report
+    from fteval.run import run_eval
+
+    output = run_folder / "eval"
+    config = load_eval_config(eval_config_path, [f"run={run_folder}", f"output_dir={output}"])
+    results = run_eval(config)
+    _, page = write_report(output)
+    for warning in results.warnings:
+        (console or Console(stderr=True)).print(f"[yellow]warning:[/] {escape(warning)}")
+    evaluation = {"results": str(output / "results.json"), "report": str(page), "verdict": results.verdict}
+    return evaluation | ({"warnings": results.warnings} if results.warnings else {})
 
 
 @main.command()
 @config_argument
 @set_option
-@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON on stdout instead of a table.")
+@json_option
 def plan(config_path: Path, overrides: tuple[str, ...], as_json: bool) -> None:
     """Before spending money: tokens, steps, peak GPU memory, hours and cost; exit 1 if it will not fit the GPU."""
-    from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
 
     from fttrain.config import load_train_config

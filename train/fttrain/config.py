@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ftcore.config import ConfigError, load_config, option, resolve_paths
+from ftcore.models import QuantConfig
+from ftcore.training import TrainingTarget
 
 
 @dataclass
@@ -33,30 +35,20 @@ class LoraConfig:
 
 
 @dataclass
-class QuantConfig:
-    quant_type: Literal["nf4", "fp4"] = option("nf4", "4-bit data type (NF4 is QLoRA's)")
-    double_quant: bool = option(True, "Quantise the quantisation constants too (saves ~0.4 bit per weight)")
-    compute_dtype: Literal["auto", "bfloat16", "float16", "float32"] = option(
-        "auto", "Dtype of the 4-bit matmuls: auto = bfloat16 on CUDA, float32 on CPU (bf16 is 5x slower on CPU)"
-    )
+class TrainConfig(TrainingTarget):
+    """The shared settings (`ftcore.training.TrainingTarget`: base_model, max_seq_len, epochs and the GPU's
+    throughput and price, which ftdata reads too) and the trainer's own."""
 
-
-@dataclass
-class TrainConfig:
-    base_model: str = option("", "Base model: a local folder, a hub id, or a folder holding the GGUF file below")
-    gguf_file: str | None = option(None, "GGUF file name inside base_model, dequantised by transformers on load")
     data: str = option("", "An `ftdata export` folder: its manifest and splits are read, never raw JSONL")
     output_dir: str = option("runs/latest", "Run folder: adapter, tokenizer, config, manifest, metrics, plot")
     method: Literal["qlora", "lora", "full"] = option("qlora", "qlora: 4-bit base + LoRA; lora: full-precision base")
     lora: LoraConfig = field(default_factory=LoraConfig, metadata={"help": "The adapter"})
     quant: QuantConfig = field(default_factory=QuantConfig, metadata={"help": "4-bit loading (method: qlora)"})
-    max_seq_len: int = option(1024, "Tokens per example (or packed sequence); longer examples are truncated")
     packing: bool = option(True, "Pack short examples into full sequences (attention never crosses examples)")
     train_limit: int | None = option(
         None, "Train on the first N examples of the training split only (none: all), e.g. for a CPU demo"
     )
     validation_limit: int | None = option(None, "Evaluate on the first N validation examples only (none: all)")
-    epochs: float = option(3.0, "Passes over the training split")
     learning_rate: float = option(2e-4, "Peak learning rate")
     lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = option("cosine", "Schedule")
     warmup_ratio: float = option(0.03, "Share of steps spent warming up")
@@ -72,27 +64,16 @@ class TrainConfig:
         None, "An fteval config run when training ends, scoring this run as `finetuned` (results in output_dir/eval)"
     )
     gpu_memory_gb: float = option(80.0, "`plan`: memory of the GPU you will train on")
-    gpu_tokens_per_second: float = option(2500.0, "`plan`: training throughput you expect on it, tokens/s")
-    gpu_usd_per_hour: float = option(2.0, "`plan`: what an hour of that GPU costs")
 
     def __post_init__(self) -> None:
-        floats = (
-            "epochs",
-            "learning_rate",
-            "warmup_ratio",
-            "gpu_memory_gb",
-            "gpu_tokens_per_second",
-            "gpu_usd_per_hour",
-        )
-        for key in floats:
+        super().__post_init__()  # base_model, max_seq_len, epochs and the GPU's figures
+        for key in ("learning_rate", "warmup_ratio", "gpu_memory_gb"):
             if not math.isfinite(getattr(self, key)):  # NaN passes every comparison below
                 raise ValueError(f"{key} must be a finite number, got {getattr(self, key)}")
         if not 0 <= self.seed < 2**32:  # what numpy's seeding (in transformers.set_seed) accepts
             raise ValueError(f"seed must be in [0, 2**32), got {self.seed}")
-        if self.max_seq_len < 16:
-            raise ValueError(f"max_seq_len must be at least 16, got {self.max_seq_len}")
-        if self.epochs <= 0 or self.learning_rate <= 0 or self.batch_size < 1 or self.gradient_accumulation < 1:
-            raise ValueError("epochs, learning_rate, batch_size and gradient_accumulation must be positive")
+        if self.learning_rate <= 0 or self.batch_size < 1 or self.gradient_accumulation < 1:
+            raise ValueError("learning_rate, batch_size and gradient_accumulation must be positive")
         if any(limit is not None and limit < 1 for limit in (self.train_limit, self.validation_limit)):
             raise ValueError("train_limit and validation_limit must be positive")
         if not 0 <= self.warmup_ratio < 1:
@@ -102,8 +83,9 @@ class TrainConfig:
 def load_train_config(path: str | os.PathLike, overrides: tuple[str, ...] | list[str] = ()) -> TrainConfig:
     """The config at `path` with overrides; paths in it are relative to the file's folder."""
     config = load_config(TrainConfig, path, overrides)
-    for key in ("base_model", "data"):
-        if not getattr(config, key):
-            raise ConfigError(f"{path}: {key}: required")
+    if not config.base_model.path:
+        raise ConfigError(f"{path}: base_model: required")
+    if not config.data:
+        raise ConfigError(f"{path}: data: required")
     resolve_paths(config, path, ("data", "output_dir", "evaluate"), model_key="base_model")
     return config

@@ -20,12 +20,12 @@ from typing import Any
 
 from ftcore import ExportManifest, load_split
 from ftcore.atomic import atomic_write
-from ftcore.config import load_config
 from ftcore.errors import FtdataError
+from ftcore.models import load_base
+from ftcore.run_folder import ADAPTER_FILES, RESOLVED_CONFIG, NotARunFolderError
 from fttrain.config import TrainConfig
+from fttrain.run_folder import RunFolder
 
-RESOLVED_CONFIG = "fttrain.resolved.yaml"
-ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 REPORT_NAME = "merge_report.json"
 
 # The default tolerance on max |merged - adapter logit|, as a share of the logit scale (the largest
@@ -45,10 +45,6 @@ RELATIVE_TOLERANCES = {"float32": 1e-4, "bfloat16": 5e-2}
 
 class MergeError(FtdataError):
     """A run that cannot be merged; the message names the file or folder at fault."""
-
-
-class NotARunFolderError(MergeError):
-    """The folder is not one `fttrain run` wrote."""
 
 
 class NoAdapterError(MergeError):
@@ -136,7 +132,7 @@ def merge_run(
         report = MergeReport(
             run_dir=str(run_dir),
             out=str(out),
-            base_model=config.base_model,
+            base_model=config.base_model.label(),
             prompts_checked=len(inputs),
             max_abs_logit_diff=diff,
             tolerance=tolerance,
@@ -168,23 +164,17 @@ def merge_run(
 
 def read_run_config(run_dir: Path) -> TrainConfig:
     """The resolved config of a run folder that holds an adapter, or a clear error naming what is missing."""
-    resolved = run_dir / RESOLVED_CONFIG
-    if not run_dir.is_dir():
-        raise NotARunFolderError(f"{run_dir}: not a folder: give the output_dir of an `fttrain run`")
-    if not resolved.is_file():
-        raise NotARunFolderError(
-            f"{run_dir}: not a run folder (no {RESOLVED_CONFIG}): give the output_dir of an `fttrain run`"
-        )
-    config = load_config(TrainConfig, resolved)
+    run = RunFolder.open(run_dir)
+    config = run.config
     if config.method == "full":
         raise NoAdapterError(
-            f"{resolved}: method: full: a full fine-tune has no adapter to merge; {run_dir} already holds the whole "
-            f"model (model.safetensors) and loads as it is"
+            f"{run.file(RESOLVED_CONFIG)}: method: full: a full fine-tune has no adapter to merge; {run_dir} already "
+            f"holds the whole model (model.safetensors) and loads as it is"
         )
     for name in ADAPTER_FILES:
-        if not (run_dir / name).is_file():
+        if not run.file(name).is_file():
             raise NoAdapterError(
-                f"{run_dir / name}: missing: no adapter to merge (a run saves it when training ends; an interrupted "
+                f"{run.file(name)}: missing: no adapter to merge (a run saves it when training ends; an interrupted "
                 f"run has it only in checkpoints/: finish it with `fttrain run --resume`)"
             )
     return config
@@ -230,7 +220,7 @@ def render_prompt(tokenizer, example, max_seq_len: int):
 
     messages = [m.to_dict() for m in example.prompt_messages]
     text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"][:max_seq_len]  # as fttrain.data tokenizes
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"][:max_seq_len]  # as ftcore.chat tokenizes
     return torch.tensor([ids])
 
 
@@ -258,29 +248,19 @@ def _merge_into(staging: Path, run_dir: Path, config: TrainConfig, tokenizer, in
 
 
 def _load_base(config: TrainConfig, dtype):
-    from transformers import AutoModelForCausalLM
-
-    kwargs: dict[str, Any] = {"dtype": dtype, **_device_map()}
-    if config.gguf_file:
-        kwargs["gguf_file"] = config.gguf_file
-    try:
-        return AutoModelForCausalLM.from_pretrained(config.base_model, **kwargs)
-    except (OSError, ValueError) as error:
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise MergeError(f"base_model {config.base_model!r}: cannot load it: {first}") from None
+    # Never 4-bit, and in the merge's own dtype (see merge_dtype), whatever the run trained in.
+    return load_base(config.base_model, dtype=dtype, device=_device())
 
 
 def _load_merged(folder: Path, dtype):
-    from transformers import AutoModelForCausalLM
-
-    return AutoModelForCausalLM.from_pretrained(str(folder), dtype=dtype, **_device_map()).eval()
+    return load_base(str(folder), setting="the merged model", dtype=dtype, device=_device()).eval()
 
 
-def _device_map() -> dict[str, Any]:
+def _device() -> str | None:
     import torch
 
     # On CUDA, spread a model too large for one GPU over all of them; the check catches a bad placement too.
-    return {"device_map": "auto"} if torch.cuda.is_available() else {}
+    return "auto" if torch.cuda.is_available() else None
 
 
 def _logits(model, ids):

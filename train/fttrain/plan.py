@@ -14,8 +14,10 @@ import re
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from ftcore.models import load_model_config as load_base_config
+from ftcore.training import estimate_cost
 from fttrain.config import TrainConfig
-from fttrain.run import TrainError, from_base_model, prepare
+from fttrain.run import TrainError, prepare
 
 GIB = 2**30
 # Usable share of the GPU: PyTorch's caching allocator fragments (reserved but unusable blocks), and cuBLAS
@@ -181,7 +183,7 @@ def make_plan(config: TrainConfig) -> Plan:
     """Tokenize the training split as `run` would, size the model from its config, and estimate the run."""
     # Tokenizing does not depend on the compute dtype; passing "auto" keeps `prepare`'s check that half
     # precision needs CUDA from refusing a plan made on a laptop for the GPU it is about to rent.
-    prepared = prepare(replace(config, quant=replace(config.quant, compute_dtype="auto")))
+    prepared = prepare(replace(config, base_model=replace(config.base_model, dtype="auto")))
     shape = ModelShape.from_config(load_model_config(config))
     items = prepared.train.items
     train_tokens = sum(len(item.input_ids) for item in items)
@@ -194,7 +196,7 @@ def make_plan(config: TrainConfig) -> Plan:
     total_steps = math.ceil(config.epochs * steps_per_epoch)
     memory = estimate_memory(shape, config)
     fits = memory.total <= config.gpu_memory_gb * USABLE_SHARE  # read as GiB: a "24 GB" card has 24 GiB
-    hours = train_tokens * config.epochs / config.gpu_tokens_per_second / 3600
+    cost = estimate_cost(train_tokens, config.epochs, config.gpu_tokens_per_second, config.gpu_usd_per_hour)
     longest = max((len(item.input_ids) for item in items), default=0)
     warnings = _warnings(shape, config, prepared, memory, fits, total_steps, longest)
     return Plan(
@@ -209,8 +211,8 @@ def make_plan(config: TrainConfig) -> Plan:
         memory=memory,
         gpu_memory_gb=config.gpu_memory_gb,
         fits=fits,
-        hours=hours,
-        cost_usd=hours * config.gpu_usd_per_hour,
+        hours=cost.gpu_hours,
+        cost_usd=cost.gpu_usd,
         warnings=warnings,
     )
 
@@ -223,9 +225,7 @@ def steps_for(sequences: int, config: TrainConfig) -> int:
 
 def load_model_config(config: TrainConfig):
     """The base model's config (a few KB), never its weights."""
-    from transformers import AutoConfig
-
-    return from_base_model(config, AutoConfig, "its config")
+    return load_base_config(config.base_model)
 
 
 # --- trainable parameters, matched as peft matches them ---------------------------------------------------------
@@ -286,7 +286,7 @@ def count_trainable(shape: ModelShape, config: TrainConfig) -> int:
 
 def dtype_bytes(config: TrainConfig) -> int:
     """Bytes per value in the compute dtype; `auto` is bfloat16, since a plan is for a CUDA GPU."""
-    return 4 if config.quant.compute_dtype == "float32" else 2
+    return 4 if config.base_model.dtype == "float32" else 2
 
 
 def nf4_bytes_per_weight(config: TrainConfig) -> float:

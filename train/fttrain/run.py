@@ -14,30 +14,39 @@ import json
 import os
 import platform
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from ftcore import ExportManifest, load_split
 from ftcore.atomic import atomic_write
-from ftcore.config import ConfigError, write_config
+from ftcore.chat import IGNORE_INDEX
+from ftcore.config import ConfigError
 from ftcore.errors import FtdataError
+from ftcore.models import load_base, load_tokenizer, torch_dtype
+from ftcore.run_folder import (
+    CHECKPOINTS,
+    DATA_MANIFEST,
+    ENVIRONMENT,
+    LOSS_PLOT,
+    METRICS,
+    RESOLVED_CONFIG,
+    SUMMARY,
+    DataRecord,
+    RunSummary,
+)
+from ftcore.versions import package_versions
 from fttrain.callbacks import peak_memory_mb
 from fttrain.config import TrainConfig
 from fttrain.data import TokenizedSplit, explain_example, tokenize_examples
+from fttrain.run_folder import RunFolder
 
 # Hugging Face libraries phone home unless told not to; a training run never should.
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-CHECKPOINTS = "checkpoints"
-RUN_FILES = (
-    "fttrain.resolved.yaml",
-    "data_manifest.json",
-    "environment.json",
-    "metrics.jsonl",
-    "loss.png",
-    "summary.json",
-)
+VERSIONS_RECORDED = ("ftkit", "torch", "transformers", "peft", "bitsandbytes", "accelerate", "datasets", "trl")
+RUN_FILES = (RESOLVED_CONFIG, DATA_MANIFEST, ENVIRONMENT, METRICS, LOSS_PLOT, SUMMARY)
 
 
 class TrainError(FtdataError):
@@ -62,9 +71,9 @@ def prepare(config: TrainConfig) -> Prepared:
         raise TrainError(f"data: {data} is not a folder: point it at an `ftdata export` folder")
     manifest = ExportManifest.read(data)
     manifest.verify(data)  # the sha256 of every split against the manifest, before any model is loaded
-    tokenizer = load_tokenizer(config)
+    tokenizer = load_tokenizer(config.base_model)
     if not getattr(tokenizer, "chat_template", None):
-        raise TrainError(f"base_model {config.base_model!r}: its tokenizer has no chat template")
+        raise TrainError(f"base_model {config.base_model.label()!r}: its tokenizer has no chat template")
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     # The export's split order is seeded, so the first N examples are a fixed sample.
@@ -76,31 +85,81 @@ def prepare(config: TrainConfig) -> Prepared:
     return Prepared(config, manifest, tokenizer, train, validation)
 
 
-def dry_run(config: TrainConfig) -> str:
-    """What `fttrain run --dry-run` prints: the data checks and one example, token by token."""
+@dataclass
+class DryRun:
+    """What `fttrain run --dry-run` found: the data checks, and the first training example token by token."""
+
+    data: str
+    dataset: str
+    manifest_fingerprint: str
+    train_examples: int
+    trained_tokens: int
+    truncated_examples: int  # examples that lose assistant tokens to max_seq_len
+    lost_assistant_tokens: int
+    max_seq_len: int
+    example_id: str
+    example_tokens: list[dict[str, Any]]  # {"id", "text", "trained"} per token
+    explanation: str  # the same example, one line per token (explain_example)
+
+    def text(self) -> str:
+        return "\n".join(
+            [
+                f"data: {self.data} ({self.dataset}, manifest {self.manifest_fingerprint[:12]})",
+                f"train: {self.train_examples} examples, {self.trained_tokens} trained tokens; "
+                f"{self.truncated_examples} lose assistant tokens to max_seq_len={self.max_seq_len} "
+                f"({self.lost_assistant_tokens} tokens)",
+                self.explanation,
+            ]
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("explanation")
+        return data
+
+
+def dry_run(config: TrainConfig) -> DryRun:
+    """Check data, tokenizer and masks as `run` would, and explain the first example; loads no model."""
     prepared = prepare(config)
-    train = prepared.train
-    header = [
-        f"data: {config.data} ({prepared.manifest.dataset}, manifest {prepared.manifest.fingerprint[:12]})",
-        f"train: {len(train.items)} examples, {sum(i.trained_tokens for i in train.items)} trained tokens; "
-        f"{train.truncated_examples} lose assistant tokens to max_seq_len={config.max_seq_len} "
-        f"({train.lost_assistant_tokens} tokens)",
+    train, tokenizer = prepared.train, prepared.tokenizer
+    first = train.items[0]
+    tokens = [
+        {"id": token, "text": tokenizer.decode([token]), "trained": label != IGNORE_INDEX}
+        for token, label in zip(first.input_ids, first.labels, strict=True)
     ]
-    return "\n".join([*header, explain_example(train.items[0], prepared.tokenizer)])
+    return DryRun(
+        data=config.data,
+        dataset=prepared.manifest.dataset,
+        manifest_fingerprint=prepared.manifest.fingerprint,
+        train_examples=len(train.items),
+        trained_tokens=sum(item.trained_tokens for item in train.items),
+        truncated_examples=train.truncated_examples,
+        lost_assistant_tokens=train.lost_assistant_tokens,
+        max_seq_len=config.max_seq_len,
+        example_id=first.id,
+        example_tokens=tokens,
+        explanation=explain_example(first, tokenizer),
+    )
 
 
-def run(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
-    """Train; returns the summary also written to `summary.json`."""
+def run(config: TrainConfig, resume: bool = False, progress: Callable[..., None] | None = None) -> RunSummary:
+    """Train; returns the summary also written to `summary.json`. `progress(stage, steps, total, info)` hears
+    of every optimiser step (the CLI draws it).
+
+    The `evaluate:` hook is not run here but by the `fttrain run` command (fttrain.cli): the trainer's library
+    never imports the evaluator.
+    """
     output = Path(config.output_dir)
+    folder = RunFolder(output)
     if resume:
-        _check_resumable(output, config)
-    elif (output / CHECKPOINTS).exists() or (output / "summary.json").exists():
+        _check_resumable(folder, config)
+    elif folder.started:
         raise TrainError(f"{output}: a run is already there: pass --resume to continue it, or another output_dir")
     _check_hardware(config)
     prepared = prepare(config)
     output.mkdir(parents=True, exist_ok=True)
     if not resume:  # a resumed run keeps the records of the run it continues
-        _write_run_records(prepared, output)
+        _write_run_records(prepared, folder)
 
     from transformers import PrinterCallback, Trainer, set_seed
 
@@ -113,7 +172,7 @@ def run(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
         eval_dataset=_dataset(prepared.validation) if prepared.validation else None,
         data_collator=collator(config, prepared.tokenizer),
         processing_class=prepared.tokenizer,
-        callbacks=callbacks(config, output),
+        callbacks=callbacks(config, output, progress),
     )
     trainer.remove_callback(PrinterCallback)  # our bar and metrics file say it; raw log dicts would repeat it
     started = time.perf_counter()
@@ -123,83 +182,33 @@ def run(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
     evaluation = trainer.evaluate() if prepared.validation else {}
     history = trainer.state.log_history
     losses = [entry["loss"] for entry in history if "loss" in entry]
-    summary = {
-        "steps": trainer.state.global_step,
-        "epochs": trainer.state.epoch,
-        "train_loss": result.training_loss,
-        "first_loss": losses[0] if losses else None,
-        "final_loss": losses[-1] if losses else None,
-        "eval_loss": evaluation.get("eval_loss"),
-        "seconds": round(seconds, 1),
-        "tokens_seen": trainer.state.num_input_tokens_seen,
-        "tokens_per_second": round(trainer.state.num_input_tokens_seen / seconds, 1) if seconds else None,
-        "peak_memory_mb": peak_memory_mb(),
-        "train_examples": len(prepared.train.items),
-        "truncated_examples": prepared.train.truncated_examples,
-        "data_manifest": prepared.manifest.fingerprint,
-        "method": config.method,
-    }
-    with atomic_write(output / "summary.json") as handle:
-        handle.write(json.dumps(summary, indent=2) + "\n")
-    plot_losses(history, output / "loss.png")
-    if config.evaluate:
-        summary["evaluation"] = evaluate_run(config.evaluate, output)
-        with atomic_write(output / "summary.json") as handle:
-            handle.write(json.dumps(summary, indent=2) + "\n")
+    summary = RunSummary(
+        steps=trainer.state.global_step,
+        epochs=trainer.state.epoch,
+        train_loss=result.training_loss,
+        first_loss=losses[0] if losses else None,
+        final_loss=losses[-1] if losses else None,
+        eval_loss=evaluation.get("eval_loss"),
+        seconds=round(seconds, 1),
+        tokens_seen=trainer.state.num_input_tokens_seen,
+        tokens_per_second=round(trainer.state.num_input_tokens_seen / seconds, 1) if seconds else None,
+        peak_memory_mb=peak_memory_mb(),
+        train_examples=len(prepared.train.items),
+        truncated_examples=prepared.train.truncated_examples,
+        data_manifest=prepared.manifest.fingerprint,
+        method=config.method,
+    )
+    folder.write_summary(summary)
+    plot_losses(history, folder.file(LOSS_PLOT))
     return summary
-
-
-def evaluate_run(eval_config_path: str, run_folder: Path) -> dict[str, Any]:
-    """`fteval run` on the adapter just trained (config `evaluate:`), its report written to run_folder/eval."""
-    from fteval.config import load_eval_config
-    from fteval.report import write_report
-    from fteval.run import run_eval
-
-    output = run_folder / "eval"
-    config = load_eval_config(eval_config_path, [f"run={run_folder}", f"output_dir={output}"])
-    results = run_eval(config)
-    _, page = write_report(output)
-    return {"results": str(output / "results.json"), "report": str(page), "verdict": results["verdict"]}
-
-
-def load_tokenizer(config: TrainConfig):
-    from transformers import AutoTokenizer
-
-    return from_base_model(config, AutoTokenizer, "its tokenizer")
-
-
-def from_base_model(config: TrainConfig, auto_class: Any, what: str) -> Any:
-    """`auto_class.from_pretrained` on the base model (a folder, a hub id, or a folder + GGUF file),
-    with a one-line error naming the setting."""
-    kwargs = {"gguf_file": config.gguf_file} if config.gguf_file else {}
-    try:
-        return auto_class.from_pretrained(config.base_model, **kwargs)
-    except (OSError, ValueError) as error:
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise TrainError(f"base_model {config.base_model!r}: cannot load {what}: {first}") from None
 
 
 def load_model(config: TrainConfig):
     """The base model (4-bit NF4 for qlora), prepared for k-bit training, with LoRA applied."""
-    import torch
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
-    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    dtype = compute_dtype(config)
-    kwargs: dict[str, Any] = {"dtype": dtype}
-    if torch.cuda.is_available():
-        # One full copy per process: under accelerate launch / torchrun each rank loads onto its own GPU.
-        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
-    if config.gguf_file:
-        kwargs["gguf_file"] = config.gguf_file
-    if config.method == "qlora":
-        kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True,
-            bnb_4bit_quant_type=config.quant.quant_type,
-            bnb_4bit_use_double_quant=config.quant.double_quant,
-            bnb_4bit_compute_dtype=dtype,
-        )
-    model = AutoModelForCausalLM.from_pretrained(config.base_model, **kwargs)
+    four_bit = config.quant if config.method == "qlora" else None
+    model = load_base(config.base_model, four_bit=four_bit)
     # No KV cache in training. Besides saving memory, transformers only reads packed sequences' position
     # ids as example boundaries when no cache exists: with one, packed examples would attend to each other.
     model.config.use_cache = False
@@ -224,19 +233,15 @@ def load_model(config: TrainConfig):
 def _check_hardware(config: TrainConfig) -> None:
     import torch
 
-    if not torch.cuda.is_available() and config.quant.compute_dtype in ("bfloat16", "float16"):
+    if not torch.cuda.is_available() and config.base_model.dtype in ("bfloat16", "float16"):
         raise TrainError(
-            f"quant.compute_dtype {config.quant.compute_dtype} on a machine without CUDA: half precision is ~5x "
+            f"base_model.dtype {config.base_model.dtype} on a machine without CUDA: half precision is ~5x "
             "slower on CPU (and float16 unstable); use auto or float32"
         )
 
 
 def compute_dtype(config: TrainConfig):
-    import torch
-
-    if config.quant.compute_dtype != "auto":
-        return getattr(torch, config.quant.compute_dtype)
-    return torch.bfloat16 if torch.cuda.is_available() else torch.float32
+    return torch_dtype(config.base_model.dtype)
 
 
 def training_arguments(config: TrainConfig, output: Path, has_validation: bool):
@@ -267,7 +272,7 @@ def training_arguments(config: TrainConfig, output: Path, has_validation: bool):
         load_best_model_at_end=evaluate and config.early_stopping_patience > 0,
         metric_for_best_model="eval_loss",
         report_to=[],
-        disable_tqdm=True,  # fttrain draws its own bar, with loss and tokens/s
+        disable_tqdm=True,  # fttrain's CLI draws its own bar (rich, as every ftkit command), with loss and tokens/s
         include_num_input_tokens_seen="non_padding",
         remove_unused_columns=False,
         dataloader_num_workers=0,
@@ -284,12 +289,12 @@ def collator(config: TrainConfig, tokenizer):
     return DataCollatorForSeq2Seq(tokenizer, padding="longest", label_pad_token_id=-100)
 
 
-def callbacks(config: TrainConfig, output: Path) -> list:
+def callbacks(config: TrainConfig, output: Path, progress: Callable[..., None] | None = None) -> list:
     from transformers import EarlyStoppingCallback
 
-    from fttrain.callbacks import MetricsFile, ProgressBar
+    from fttrain.callbacks import MetricsFile, TrainingProgress
 
-    found = [MetricsFile(output / "metrics.jsonl"), ProgressBar()]
+    found = [MetricsFile(output / METRICS), *([TrainingProgress(progress)] if progress else [])]
     if config.early_stopping_patience > 0 and config.eval_each_epoch:
         found.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
     return found
@@ -323,35 +328,20 @@ def _dataset(split: TokenizedSplit):
     return datasets.Dataset.from_list(split.as_records())
 
 
-def _write_run_records(prepared: Prepared, output: Path) -> None:
+def _write_run_records(prepared: Prepared, folder: RunFolder) -> None:
     import torch
 
-    write_config(prepared.config, output / "fttrain.resolved.yaml")
-    record = {
-        "fingerprint": prepared.manifest.fingerprint,
-        "folder": prepared.config.data,
-        **prepared.manifest.to_dict(),
-    }
-    with atomic_write(output / "data_manifest.json") as handle:
-        handle.write(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions: dict[str, str | None] = {}
-    for name in ("ftkit", "torch", "transformers", "peft", "bitsandbytes", "accelerate", "datasets", "trl"):
-        try:
-            versions[name] = version(name)
-        except PackageNotFoundError:
-            versions[name] = None
+    folder.write_config(prepared.config)
+    folder.write_data_record(DataRecord.of(prepared.manifest, prepared.config.data))
     environment = {
-        "versions": versions,
+        "versions": package_versions(*VERSIONS_RECORDED),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "cpu_threads": torch.get_num_threads(),
         "seed": prepared.config.seed,
     }
-    with atomic_write(output / "environment.json") as handle:
-        handle.write(json.dumps(environment, indent=2) + "\n")
+    folder.write_environment(environment)
 
 
 def last_complete_checkpoint(output: Path) -> Path | None:
@@ -372,10 +362,9 @@ def _state_written(checkpoint: Path) -> bool:
         return False
 
 
-def _check_resumable(output: Path, config: TrainConfig) -> None:
-    if last_complete_checkpoint(output) is None:
-        raise TrainError(f"{output}: no complete checkpoint to resume from (saved each epoch or every save_steps)")
-    recorded = json.loads((output / "data_manifest.json").read_text())
+def _check_resumable(folder: RunFolder, config: TrainConfig) -> None:
+    if last_complete_checkpoint(folder.path) is None:
+        raise TrainError(f"{folder.path}: no complete checkpoint to resume from (saved each epoch or every save_steps)")
     manifest = ExportManifest.read(config.data)
-    if recorded.get("fingerprint") != manifest.fingerprint:
+    if folder.data.fingerprint != manifest.fingerprint:
         raise ConfigError(f"{config.data}: not the export this run started on (manifest changed): start a new run")
