@@ -8,7 +8,7 @@ or unknown parameter is an error, never a default.
 - `registry`: `register`, the parameter rules, `REGISTRY` and `run_check`;
 - `spec`: `StyleSpec`, a YAML list of configured checks;
 - `house`: checks on the answer's text (patterns, last line, length, sections, phrases, case);
-- `json_checks`: `format:json` and `format:json_schema`;
+- `json_checks`: `format:json`, `format:json_schema` and the `json:` checks on one field of a JSON answer;
 - `ifeval`: a check for each of IFEval's verifiable instructions, reading text as lm-eval's verifier does
   (`fteval.ifeval` maps an instruction and its kwargs onto them).
 

@@ -1,6 +1,7 @@
 """House-format checks on the answer's text: patterns, the last line, length, sections, phrases and letter case.
 
-They read the raw text, whatever format it is in.
+They read the raw text, whatever format it is in: for a rule on one field of a JSON answer, use a `json:` check
+(`ftcore.style.json_checks`), which fails when the answer is not JSON instead of passing on text it cannot read.
 
 >>> run_check("lines:last_matches", "4\\n#### 4", pattern="#### [0-9]+").passed
 True

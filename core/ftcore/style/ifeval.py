@@ -10,11 +10,10 @@ True
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 
-from ftcore.style.json_checks import _unreadable_json
+from ftcore.style.json_checks import NotJson, read_json
 from ftcore.style.registry import CheckResult, Param, integer, one_of, register, strings, text
 
 RELATIONS: dict[str, Callable[[int, int], bool]] = {
@@ -50,16 +49,28 @@ def _format_json_fenced(answer: str) -> CheckResult:
     IFEval's json_format: outer whitespace (any Unicode space) is stripped, then the prefixes ```json, ```Json,
     ```JSON and ``` are removed in that order, then a trailing ```. Unlike `format:json`, a fenced answer passes.
     """
-    text = answer.strip()
+    # IFEval's steps on positions rather than on copies of the text, so that a message names the answer's own lines.
+    start, end = _stripped(answer, 0, len(answer))
     for prefix in ("```json", "```Json", "```JSON", "```"):
-        text = text.removeprefix(prefix)
+        if answer.startswith(prefix, start, end):
+            start += len(prefix)
+    if answer.endswith("```", start, end):
+        end -= 3
+    start, end = _stripped(answer, start, end)
     try:
-        json.loads(text.removesuffix("```").strip())
-    except json.JSONDecodeError as error:
-        return CheckResult(False, f"not JSON: {error.msg} at column {error.colno}")
-    except (ValueError, RecursionError) as error:
-        return _unreadable_json(error)
+        read_json(answer, strict=False, start=start, end=end)  # Python's json, as IFEval: NaN and repeated keys pass
+    except NotJson as problem:
+        return CheckResult(False, str(problem))
     return CheckResult(True)
+
+
+def _stripped(text: str, start: int, end: int) -> tuple[int, int]:
+    """`start, end` moved past white space at both ends, as str.strip() does."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
 
 
 # IFEval's bullet patterns, kept as they are: a line whose first non-space character is '*' followed by anything but
