@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ftcore.atomic import atomic_write
+from ftcore.text import escape_invisible
 from fteval.compare import load_results
 
 FAILURES_SHOWN = 40  # per contestant
@@ -59,16 +60,9 @@ def score_rows(results: dict[str, Any]) -> list[tuple[str, bool, dict[str, float
     return rows
 
 
-# Bidirectional overrides and control characters could reorder or hide what a reader sees of an
-# answer: they are shown as escapes instead.
-_INVISIBLE = {c: f"\\u{c:04x}" for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0),
-                                        0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F),
-                                        *range(0x2066, 0x206A)]}  # fmt: skip
-
-
 def visible(text: str) -> str:
-    """`text` with bidi overrides and control characters replaced by their escapes (newlines and tabs kept)."""
-    return text.translate(_INVISIBLE)
+    """An answer as the report shows it: line breaks and tabs kept, control and bidi characters as escapes."""
+    return escape_invisible(text, keep_line_breaks=True)
 
 
 def _read_answers(path: Path) -> list[dict[str, Any]]:
