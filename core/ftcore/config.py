@@ -95,9 +95,19 @@ def read_yaml_mapping(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def build(cls: type[T], data: dict[str, Any], source: str, prefix: str = "") -> T:
-    """Instantiate dataclass `cls` from a mapping, checking every key and type."""
+    """Instantiate dataclass `cls` from a mapping, checking every key and type.
+
+    A key that `cls` lists in its `RETIRED` (key -> why it went) is skipped when its value is null, as an `init` file
+    of an older version wrote it, and refused with the reason otherwise.
+    """
     hints = get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    retired: dict[str, str] = getattr(cls, "RETIRED", {})
+    for key, value in list(data.items()):
+        if key in retired and key not in fields:
+            if value is not None:
+                raise ConfigError(f"{source}: {prefix}{key}: no longer a setting ({retired[key]}): delete it")
+            data = {k: v for k, v in data.items() if k != key}
     for key in data:
         if key not in fields:
             close = difflib.get_close_matches(str(key), fields, n=1)
