@@ -263,6 +263,7 @@ def test_json_field_checks(name, answer, params, detail):
         ),
         ({"check": "json:field_enum", "path": "a[x]", "values": ["a"]}, r"path 'a\[x\]' cannot be read at character 2"),
         ({"check": "json:field_enum", "path": "", "values": ["a"]}, "path '' is empty"),
+        ({"check": "json:field_enum", "path": 'a["\\q"]', "values": ["a"]}, "has a key that is not a JSON string"),
         ({"check": "json:field_enum", "path": "a", "values": []}, "values must be a non-empty list"),
         ({"check": "json:field_enum", "path": "a", "values": [["x"]]}, "values must be a non-empty list"),
         ({"check": "json:field_type", "path": "a", "type": "list"}, "type must be one of string, number, integer"),

@@ -33,6 +33,7 @@ True
 # The check modules register their checks on import: all of them, before any spec is read.
 from ftcore.style import house, ifeval, json_checks  # noqa: F401
 from ftcore.style.ifeval import RELATIONS, split_sentences
+from ftcore.style.json_checks import JsonPath, NotJson, read_json
 from ftcore.style.registry import REGISTRY, CheckDefinition, CheckResult, Param, StyleSpecError, register, run_check
 from ftcore.style.spec import ConfiguredCheck, StyleSpec
 
@@ -42,9 +43,12 @@ __all__ = [
     "CheckDefinition",
     "CheckResult",
     "ConfiguredCheck",
+    "JsonPath",
+    "NotJson",
     "Param",
     "StyleSpec",
     "StyleSpecError",
+    "read_json",
     "register",
     "run_check",
     "split_sentences",

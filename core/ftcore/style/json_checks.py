@@ -121,7 +121,9 @@ def _json_further_in(text: str, first: int, strict: bool) -> int | None:
 
 
 def _line_of(answer: str, position: int, rest: str) -> str:
-    return f"line {answer.count(chr(10), 0, position) + 1}: {_snippet(rest)!r}"
+    """'line 3: 'Hope this helps!'': the answer's line at `position` and the start of the text found there."""
+    line = answer.count("\n", 0, position) + 1
+    return f"line {line}: {_snippet(rest)!r}"
 
 
 def _snippet(text: str) -> str:
@@ -216,7 +218,10 @@ class JsonPath:
             elif step["all"] is not None:
                 steps.append(_ALL)
             else:
-                steps.append(json.loads(step["quoted"]))
+                try:
+                    steps.append(json.loads(step["quoted"]))
+                except ValueError:  # an escape JSON does not have, such as \q
+                    raise ValueError(f"has a key that is not a JSON string: {step['quoted']}") from None
             position = step.end()
         return cls(text, tuple(steps))
 
