@@ -11,9 +11,9 @@ temporary ftdata project and workspace `ftkit-bench-<hex>`. Against one server, 
 - `ftdata.lint.lint` alone, and `ftdata.review.push`, which runs that lint first: push is split by
   its `progress` callback (the lint's last stage) and by the time of its first bulk request, so the
   comparison with the SDK is about the logging path;
-- the raw SDK logging the same records (the same fields, metadata and suggestions, built with
-  review.py's own helpers) into a second dataset with the same settings: `rg.Dataset(...).create()`,
-  then `dataset.records.log([rg.Record(...)], batch_size=200)`;
+- the raw SDK logging the same records (the same fields, metadata and suggestions, built by
+  `ftdata.review.review_records` as push builds them) into a second dataset with the same settings:
+  `rg.Dataset(...).create()`, then `dataset.records.log([rg.Record(...)], batch_size=200)`;
 - a re-push of the unchanged records (an upsert), and the SDK logging them again;
 - `ftdata.snapshot.pull` against the SDK reading the same dataset with
   `list(dataset.records(with_responses=True, with_suggestions=True))`, three times each, in turns;
@@ -56,7 +56,7 @@ from ftdata.argilla_client import KEY_VARIABLE, URL_VARIABLE, ArgillaConnection
 from ftdata.importers import ColumnMap, import_files
 from ftdata.lint import LintReport, lint
 from ftdata.project import Project, init_project
-from ftdata.review import _flags_by_example, _record_item, push, review_settings
+from ftdata.review import push, review_records, review_settings
 from ftdata.snapshot import pull
 from ftdata.store import Store
 
@@ -144,17 +144,12 @@ def make_project(root: Path, n: int, workspace: str) -> Project:
 
 
 def sdk_payload(project: Project, report: LintReport) -> list[dict[str, Any]]:
-    """What `push` sends, record for record (the same skips, fields, metadata and suggestions), built
-    with review.py's own helpers so the two paths log identical records."""
-    secrets = {i for issue in report.issues["secret"] for i in issue.ids}
-    extra_copies = {i for issue in report.issues["exact_duplicate"] for i in issue.ids[1:]}
-    flags = _flags_by_example(report)
+    """What `push` sends, record for record (the same skips, fields, metadata and suggestions): built by
+    `ftdata.review.review_records`, the function push itself calls, so the two paths log identical records."""
     known_metadata = {m.name for m in review_settings(project, with_tokens=False).metadata}
-    return [
-        _record_item(e, flags.get(e.id, {}), None, {"issues": "issues"}, known_metadata)
-        for e in Store(project.store_path).read().examples
-        if e.id not in secrets and e.id not in extra_copies
-    ]
+    examples = Store(project.store_path).read().examples
+    items, _ = review_records(report, examples, {"issues": "issues"}, known_metadata)
+    return items
 
 
 def sdk_records(payload: list[dict[str, Any]]) -> list[Any]:
@@ -278,7 +273,7 @@ def time_interleaved(
     project: Project, connection: ArgillaConnection, payload: list[dict[str, Any]], round_: int, timings: Timings
 ) -> None:
     """The logging path alone, batch by batch into two fresh datasets: the bulk request push's loop
-    makes (`connection.request` with `_record_item`'s items) and the SDK's `records.log` of the same
+    makes (`connection.request` with `review_records`' items) and the SDK's `records.log` of the same
     batch take turns, who goes first alternating. Outside load and the server's growth then hit both
     alike; timed one after the other, whole runs differ by up to 40 % on a shared 2-core machine."""
     import argilla as rg

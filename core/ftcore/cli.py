@@ -21,19 +21,9 @@ from rich.text import Text
 
 from ftcore.atomic import describe_os_error
 from ftcore.errors import FtdataError
+from ftcore.text import escape_invisible
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_BAD_INPUT = 0, 1, 2
-
-
-# Control characters, line breaks and bidi overrides in a message come from the input (a JSON key, a YAML key, a
-# CSV header): shown as escapes, so that an error stays one line and no input can drive the terminal.
-_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)]} | {ord("\t"): "\\t", ord("\n"): "\\n"}
-_ESCAPES |= {c: f"\\u{c:04x}" for c in [0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]}
-
-
-def one_line(text: str) -> str:
-    """`text` with control characters, line breaks and bidi overrides written as escapes."""
-    return text.translate(_ESCAPES)
 
 
 class BadInput(click.ClickException):
@@ -47,9 +37,9 @@ class ToolGroup(click.Group):
         try:
             return super().invoke(ctx)
         except FtdataError as error:
-            raise BadInput(one_line(str(error))) from None
+            raise BadInput(escape_invisible(str(error))) from None  # input in a message stays on its line
         except OSError as error:  # a full disk, a read-only folder, a file where a folder must be: still one line
-            raise BadInput(one_line(describe_os_error(error))) from None
+            raise BadInput(escape_invisible(describe_os_error(error))) from None
 
 
 class ProgressBars:

@@ -105,12 +105,20 @@ def build(cls: type[T], data: dict[str, Any], source: str, prefix: str = "", roo
     """Instantiate dataclass `cls` from a mapping, checking every key and type.
 
     A config class can name keys it no longer has in a `MOVED` class attribute ({old key: new dotted key}):
-    such a key is an error saying exactly what to write instead.
+    such a key is an error saying exactly what to write instead. A key that `cls` lists in its `RETIRED`
+    (key -> why it went) is skipped when its value is null, as an `init` file of an older version wrote it,
+    and refused with the reason otherwise.
     """
     root = data if root is None else root
     hints = get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     moved = getattr(cls, "MOVED", {})
+    retired: dict[str, str] = getattr(cls, "RETIRED", {})
+    for key, value in list(data.items()):
+        if key in retired and key not in fields:
+            if value is not None:
+                raise ConfigError(f"{source}: {prefix}{key}: no longer a setting ({retired[key]}): delete it")
+            data = {k: v for k, v in data.items() if k != key}
     for key in data:
         if key in moved and key not in fields:
             raise ConfigError(f"{source}: {prefix}{key}: {_moved_hint(moved[key], data[key], root)}")

@@ -11,8 +11,9 @@ from rich.console import Console
 from rich.table import Table
 
 from ftcore import __version__
-from ftcore.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_PROBLEMS, ToolGroup, one_line, progress_bars
+from ftcore.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_PROBLEMS, ToolGroup, progress_bars
 from ftcore.jsonl import validate_files
+from ftcore.text import escape_invisible
 from ftdata.argilla_client import ArgillaConnection
 from ftdata.importers import FORMATS, ColumnMap, import_files
 from ftdata.project import Project, init_project
@@ -48,7 +49,7 @@ def validate(files: tuple[Path, ...], out: Path | None, as_json: bool, max_probl
         for file_report in report.files:
             shown = file_report.problems if max_problems <= 0 else file_report.problems[:max_problems]
             for problem in shown:
-                console.print(one_line(str(problem)), markup=False)
+                console.print(escape_invisible(str(problem)), markup=False)
             if len(shown) < len(file_report.problems):
                 console.print(f"{file_report.path}: … and {len(file_report.problems) - len(shown)} more problem(s)")
             status = f"[red]{len(file_report.problems)} problem(s)[/]" if file_report.problems else "[green]ok[/]"
@@ -238,7 +239,8 @@ def _print_lint_report(report, limit: int) -> None:
         console.print(f"\n[bold]{kind}[/] ({len(issues)})")
         for issue in issues if limit <= 0 else issues[:limit]:
             place = ", ".join(issue.locations[:4]) + (" …" if len(issue.locations) > 4 else "")
-            console.print(one_line(f"  {place}: {issue.message}" if place else f"  {issue.message}"), markup=False)
+            line = f"  {place}: {issue.message}" if place else f"  {issue.message}"
+            console.print(escape_invisible(line), markup=False)
         if 0 < limit < len(issues):
             console.print(f"  … and {len(issues) - limit} more (--limit 0 or --json for all)")
 

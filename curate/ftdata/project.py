@@ -11,7 +11,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from ftcore.atomic import atomic_write
 from ftcore.config import ConfigError, commented_yaml, load_config, local_or_hub, option, read_yaml_mapping
@@ -104,11 +104,11 @@ class CostConfig:
 
 @dataclass
 class ReviewConfig:
+    # Written as null into ftdata.yaml by earlier `ftdata init`s and never read: such a file still loads.
+    RETIRED: ClassVar[dict[str, str]] = {"vectors_model": "nothing read it: Argilla got no vectors"}
+
     annotators_per_record: int = option(
         2, "Submitted reviews a record needs before it counts as done (Argilla's TaskDistribution min_submitted)"
-    )
-    vectors_model: str | None = option(
-        None, "Sentence-embedding model (local path) for 'find similar' in the Argilla UI (none: no vectors)"
     )
     batch_size: int = option(200, "Records per request when pushing")
 

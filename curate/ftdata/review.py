@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -131,11 +131,38 @@ def push(
     dataset = ensure_dataset(project, client, with_tokens=project.config.lint.tokenizer is not None)
     question_ids = {question.name: str(question.id) for question in dataset.settings.questions}
 
+    known_metadata = {m.name for m in dataset.settings.metadata}
+    items, skipped = review_records(report, examples, question_ids, known_metadata, include_secrets)
+    result = PushResult(dataset_id=str(dataset.id), url=f"{connection.api_url}/dataset/{dataset.id}/annotation-mode")
+    batch_size = min(project.config.review.batch_size, MAX_BULK_RECORDS)
+    for start in range(0, len(items), batch_size):
+        batch = items[start : start + batch_size]
+        connection.request("PUT", f"/api/v1/datasets/{dataset.id}/records/bulk", json={"items": batch})
+        result.pushed += len(batch)
+        if progress is not None:
+            progress("pushing records", len(batch), len(items))
+    result.skipped = skipped
+    return result
+
+
+def review_records(
+    report: LintReport,
+    examples: Sequence[Example],
+    question_ids: Mapping[str, str],
+    known_metadata: Collection[str],
+    include_secrets: bool = False,
+) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    """The records `push` sends for `examples`, as items of Argilla's bulk upsert (fields, metadata, the lint's
+    suggestions), and the example ids it leaves out, by reason. `question_ids` maps a question name to its server
+    id; metadata the dataset does not know is left out.
+
+    >>> items, skipped = review_records(lint(project), examples, {"issues": issues_id}, {"source", "lint_flags"})
+    """
     flags = _flags_by_example(report)
     skipped: dict[str, list[str]] = {}
     secrets = {i for issue in report.issues["secret"] for i in issue.ids}
     extra_copies = {i for issue in report.issues["exact_duplicate"] for i in issue.ids[1:]}
-    to_push: list[Example] = []
+    items: list[dict[str, Any]] = []
     for example in examples:
         if example.id in secrets and not include_secrets:
             skipped.setdefault("contains a secret (push with --include-secrets to review it anyway)", []).append(
@@ -144,23 +171,9 @@ def push(
         elif example.id in extra_copies:
             skipped.setdefault("exact copy of an example already pushed", []).append(example.id)
         else:
-            to_push.append(example)
-
-    known_metadata = {m.name for m in dataset.settings.metadata}
-    result = PushResult(dataset_id=str(dataset.id), url=f"{connection.api_url}/dataset/{dataset.id}/annotation-mode")
-    batch_size = min(project.config.review.batch_size, MAX_BULK_RECORDS)
-    for start in range(0, len(to_push), batch_size):
-        batch = to_push[start : start + batch_size]
-        items = [
-            _record_item(e, flags.get(e.id, {}), report.token_counts.get(e.id), question_ids, known_metadata)
-            for e in batch
-        ]
-        connection.request("PUT", f"/api/v1/datasets/{dataset.id}/records/bulk", json={"items": items})
-        result.pushed += len(batch)
-        if progress is not None:
-            progress("pushing records", len(batch), len(to_push))
-    result.skipped = skipped
-    return result
+            tokens = report.token_counts.get(example.id)
+            items.append(_record_item(example, flags.get(example.id, {}), tokens, question_ids, known_metadata))
+    return items, skipped
 
 
 def ensure_dataset(project: Project, client: rg.Argilla, with_tokens: bool) -> rg.Dataset:
@@ -242,8 +255,8 @@ def _record_item(
     example: Example,
     flags: dict[str, Any],
     tokens: int | None,
-    question_ids: dict[str, str],
-    known_metadata: set[str],
+    question_ids: Mapping[str, str],
+    known_metadata: Collection[str],
 ) -> dict[str, Any]:
     kinds = sorted(flags.get("kinds", ()))
     metadata: dict[str, Any] = {"source": str(example.metadata.get("source", "(unknown)")), "lint_flags": kinds}

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ftcore.atomic import atomic_write
-from ftcore.errors import FtdataError, Problem
+from ftcore.errors import FtdataError
 from ftcore.example import Example, Message
 
 CURRENT = "CURRENT"
@@ -47,9 +47,6 @@ class RejectedRow:
     row: int
     problems: tuple[tuple[str | None, str], ...]
     raw: str
-
-    def as_problems(self) -> list[Problem]:
-        return [Problem(self.source, self.row, f, r) for f, r in self.problems]
 
     @property
     def key(self) -> tuple[str, int, str]:

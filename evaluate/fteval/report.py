@@ -2,8 +2,9 @@
 
 Plots (embedded in the HTML as PNG data, saved beside the Markdown): each style check's pass rate
 by contestant, and the answers' length distributions. Tables: the scores with their direction, and
-the failing answers, each with the checks it broke. Every answer is HTML-escaped: model output is
-untrusted text.
+the failing answers, each with the checks it broke. Both files are Jinja2 templates (fteval/templates/) filled from
+one context built from the results: the HTML one autoescaped, the Markdown one with every answer in a fence that no
+line of it can close. Model output is untrusted text.
 
 >>> write_report("eval/latest")
 (PosixPath('eval/latest/report.md'), PosixPath('eval/latest/report.html'))
@@ -12,15 +13,19 @@ untrusted text.
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
 import os
 import re
+from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jinja2
+
 from ftcore.atomic import atomic_write
+from ftcore.text import escape_invisible
 from fteval.compare import load_results
 
 FAILURES_SHOWN = 40  # per contestant
@@ -37,15 +42,14 @@ def write_report(folder: str | os.PathLike) -> tuple[Path, Path]:
     for name, png in plots.items():
         with atomic_write(folder / "plots" / f"{name}.png", "wb") as handle:
             handle.write(png)
-    markdown = _markdown(results, answers)
     with atomic_write(folder / "report.md") as handle:
-        handle.write(markdown)
+        handle.write(render_markdown(results, answers))
     with atomic_write(folder / "report.html") as handle:
-        handle.write(_html(results, answers, plots))
+        handle.write(render_html(results, answers, plots))
     return folder / "report.md", folder / "report.html"
 
 
-def score_rows(results: dict[str, Any]) -> list[tuple[str, bool, dict[str, float]]]:
+def score_rows(results: Mapping[str, Any]) -> list[tuple[str, bool, dict[str, float]]]:
     """(metric, higher_is_better, value per contestant) in report order: strict, each check, the rest."""
     contestants = results["contestants"]
     names = ["strict", *(f"pass_rate/{c['id']}" for c in results["style_checks"])]
@@ -59,16 +63,9 @@ def score_rows(results: dict[str, Any]) -> list[tuple[str, bool, dict[str, float
     return rows
 
 
-# Bidirectional overrides and control characters could reorder or hide what a reader sees of an
-# answer: they are shown as escapes instead.
-_INVISIBLE = {c: f"\\u{c:04x}" for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0),
-                                        0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F),
-                                        *range(0x2066, 0x206A)]}  # fmt: skip
-
-
 def visible(text: str) -> str:
-    """`text` with bidi overrides and control characters replaced by their escapes (newlines and tabs kept)."""
-    return text.translate(_INVISIBLE)
+    """An answer as the report shows it: line breaks and tabs kept, control and bidi characters as escapes."""
+    return escape_invisible(text, keep_line_breaks=True)
 
 
 def _read_answers(path: Path) -> list[dict[str, Any]]:
@@ -88,7 +85,7 @@ def _figure_png(figure) -> bytes:
     return buffer.getvalue()
 
 
-def _pass_rate_plot(results: dict[str, Any]) -> bytes:
+def _pass_rate_plot(results: Mapping[str, Any]) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -128,7 +125,7 @@ def _length_plot(answers: dict[str, list[dict[str, Any]]]) -> bytes:
     return _figure_png(figure)
 
 
-def verdict_text(results: dict[str, Any]) -> str:
+def verdict_text(results: Mapping[str, Any]) -> str:
     """results.json's verdict, or one computed now for results written before verdicts existed."""
     from fteval.verdict import verdict
 
@@ -138,7 +135,7 @@ def verdict_text(results: dict[str, Any]) -> str:
 COMPARISON_HEADER = ("metric", "contestant", "baseline", "difference", "95 % CI", "McNemar p", "verdict")
 
 
-def comparison_rows(results: dict[str, Any]) -> list[tuple[str, ...]]:
+def comparison_rows(results: Mapping[str, Any]) -> list[tuple[str, ...]]:
     """The paired comparisons as table cells; differences in points (x100) for shares, raw for other metrics."""
     rows = []
     for c in results.get("comparisons", []):
@@ -157,40 +154,6 @@ def comparison_rows(results: dict[str, Any]) -> list[tuple[str, ...]]:
     return rows
 
 
-def _comparison_markdown(results: dict[str, Any]) -> list[str]:
-    rows = comparison_rows(results)
-    if not rows:
-        return []
-    lines = [
-        "## Paired comparisons",
-        "",
-        "Every contestant answered the same test prompts: differences are per example, in points (percentage "
-        "points for pass rates), with a paired bootstrap 95 % interval; 'better'/'worse' only where the interval "
-        "excludes zero and McNemar's exact test agrees.",
-        "",
-        "| " + " | ".join(COMPARISON_HEADER) + " |",
-        "|" + "---|" * len(COMPARISON_HEADER),
-    ]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
-
-
-def _comparison_html(results: dict[str, Any]) -> str:
-    rows = comparison_rows(results)
-    if not rows:
-        return ""
-    esc = html.escape
-    head = "".join(f"<th>{esc(h)}</th>" for h in COMPARISON_HEADER)
-    cells = ["".join(f"<td>{esc(cell)}</td>" for cell in row[:-1]) for row in rows]
-    body = "".join(
-        f"<tr>{text}<td class='{esc(row[-1])}'>{esc(row[-1])}</td></tr>" for text, row in zip(cells, rows, strict=True)
-    )
-    return (
-        "<h2>Paired comparisons</h2><p>Same test prompts for every contestant: per-example differences with a paired "
-        "bootstrap 95 % interval; 'better'/'worse' only where it excludes zero and McNemar's exact test agrees.</p>"
-        f"<table><tr>{head}</tr>{body}</table>"
-    )
-
-
 def _failures(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [row for row in rows if row.get("failed_checks")]
 
@@ -199,41 +162,75 @@ def _fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
-def _markdown(results: dict[str, Any], answers: dict[str, list[dict[str, Any]]]) -> str:
+def report_context(results: Mapping[str, Any], answers: Mapping[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """What both templates show, from results.json's content and each contestant's answers: plain values, cut and
+    with invisible characters escaped, that a template only places."""
     contestants = list(results["contestants"])
     data = results["data"]
-    lines = [
-        f"# fteval report: {data['dataset']}",
-        "",
-        f"{data['n']} test examples; manifest `{data['manifest_fingerprint'][:12]}`; "
-        f"base model `{results['base_model']}`.",
-        "",
-        f"**Verdict.** {verdict_text(results)}",
-        "",
-        "| metric | direction | " + " | ".join(contestants) + " |",
-        "|---|---|" + "---|" * len(contestants),
-    ]
+    scores = []
     for metric, up, values in score_rows(results):
-        cells = " | ".join(_fmt(values[c]) for c in contestants)
-        lines.append(f"| {metric} | {'higher' if up else 'lower'} is better | {cells} |")
-    lines += ["", *_comparison_markdown(results)]
-    lines += ["", "![pass rates](plots/pass_rates.png)", "", "![lengths](plots/lengths.png)", ""]
+        present = [v for v in values.values() if v is not None]
+        best = (max(present) if up else min(present)) if present else None
+        cells = [{"text": _fmt(values[c]), "best": values[c] is not None and values[c] == best} for c in contestants]
+        scores.append({"metric": metric, "direction": "higher" if up else "lower", "cells": cells})
+    sections = []
     for name in contestants:
         failing = _failures(answers[name])
-        lines += [f"## {name}: {len(failing)} answer(s) break the style", ""]
-        for row in failing[:FAILURES_SHOWN]:
-            broken = ", ".join(f"{k} ({v})" if v else k for k, v in row["failed_checks"].items())
-            answer = visible(row["answer"][:ANSWER_CHARS])
-            fence = "`" * max(3, _longest_backtick_run(answer) + 1)  # no line of the answer can close it
-            lines += [
-                f"- `{row['id']}` — {_code_span(broken)}",
-                "",
-                f"  {fence}",
-                *("  " + t for t in answer.splitlines()),
-                f"  {fence}",
-                "",
-            ]
-    return "\n".join(lines) + "\n"
+        failures = [
+            {
+                "id": row["id"],
+                "broken": ", ".join(f"{k} ({v})" if v else k for k, v in row["failed_checks"].items()),
+                "answer": visible(row["answer"][:ANSWER_CHARS]),
+            }
+            for row in failing[:FAILURES_SHOWN]
+        ]
+        sections.append({"contestant": name, "failing": len(failing), "failures": failures})
+    return {
+        "dataset": data["dataset"],
+        "n": data["n"],
+        "fingerprint": data["manifest_fingerprint"][:12],
+        "base_model": results["base_model"],
+        "created_at": results.get("created_at", ""),
+        "verdict": verdict_text(results),
+        "contestants": contestants,
+        "scores": scores,
+        "comparison_header": COMPARISON_HEADER,
+        "comparisons": comparison_rows(results),
+        "sections": sections,
+    }
+
+
+def render_markdown(results: Mapping[str, Any], answers: Mapping[str, list[dict[str, Any]]]) -> str:
+    """report.md's text for results.json's content and the answers by contestant."""
+    return _template("report.md.j2").render(report_context(results, answers))
+
+
+def render_html(
+    results: Mapping[str, Any], answers: Mapping[str, list[dict[str, Any]]], plots: Mapping[str, bytes]
+) -> str:
+    """report.html's text, with `plots` (name -> PNG bytes) embedded as data URIs: one file that stands alone."""
+    embedded = {name: base64.b64encode(png).decode("ascii") for name, png in plots.items()}
+    return _template("report.html.j2").render(report_context(results, answers), plots=embedded)
+
+
+@cache
+def _template(name: str) -> jinja2.Template:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("fteval", "templates"),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+        undefined=jinja2.StrictUndefined,  # a name missing from the context is an error, not an empty cell
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    environment.filters["code_span"] = _code_span
+    environment.filters["fence"] = _fence
+    return environment.get_template(name)
+
+
+def _fence(text: str) -> str:
+    """A Markdown code fence that no line of `text` can close: longer than its longest run of backticks."""
+    return "`" * max(3, _longest_backtick_run(text) + 1)
 
 
 def _longest_backtick_run(text: str) -> int:
@@ -245,56 +242,3 @@ def _code_span(text: str) -> str:
     text = " ".join(visible(text).splitlines())
     ticks = "`" * (_longest_backtick_run(text) + 1)
     return f"{ticks} {text} {ticks}" if text.startswith("`") or text.endswith("`") else f"{ticks}{text}{ticks}"
-
-
-def _html(results: dict[str, Any], answers: dict[str, list[dict[str, Any]]], plots: dict[str, bytes]) -> str:
-    esc = html.escape
-    contestants = list(results["contestants"])
-    data = results["data"]
-    head = "".join(f"<th>{esc(c)}</th>" for c in contestants)
-    rows = []
-    for metric, up, values in score_rows(results):
-        present = [v for v in values.values() if v is not None]
-        best = (max(present) if up else min(present)) if present else None
-        cells = "".join(
-            f"<td class='{'best' if values[c] is not None and values[c] == best else ''}'>{_fmt(values[c])}</td>"
-            for c in contestants
-        )
-        rows.append(f"<tr><th>{esc(metric)}</th><td>{'higher' if up else 'lower'}</td>{cells}</tr>")
-    images = "".join(
-        f"<img alt='{esc(name)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
-        for name, png in plots.items()
-    )
-    sections = []
-    for name in contestants:
-        failing = _failures(answers[name])
-        items = []
-        for row in failing[:FAILURES_SHOWN]:
-            broken = ", ".join(f"{k} ({v})" if v else k for k, v in row["failed_checks"].items())
-            items.append(
-                f"<tr><td><code>{esc(row['id'])}</code></td><td>{esc(broken)}</td>"
-                f"<td><pre>{esc(visible(row['answer'][:ANSWER_CHARS]))}</pre></td></tr>"
-            )
-        sections.append(
-            f"<h2>{esc(name)}: {len(failing)} answer(s) break the style</h2>"
-            f"<table><tr><th>id</th><th>broken checks</th><th>answer</th></tr>{''.join(items)}</table>"
-        )
-    style = (
-        "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;"
-        "vertical-align:top}td.best{background:#e6f4ea;font-weight:600}pre{white-space:pre-wrap;margin:0;"
-        "max-width:700px}img{max-width:100%;display:block;margin:1em 0}"
-        ".verdict{font-size:1.1em;background:#f4f6fb;padding:.8em 1em;border-left:4px solid #3b5bdb}"
-        "td.better{color:#0a7a2f;font-weight:600}td.worse{color:#b3261e;font-weight:600}"
-    )
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>fteval report: {esc(data['dataset'])}</title><style>{style}</style></head><body>"
-        f"<h1>fteval report: {esc(data['dataset'])}</h1>"
-        f"<p>{data['n']} test examples; manifest <code>{esc(data['manifest_fingerprint'][:12])}</code>; "
-        f"base model <code>{esc(results['base_model'])}</code>; created {esc(results.get('created_at', ''))}.</p>"
-        f"<p class='verdict'><strong>Verdict.</strong> {esc(verdict_text(results))}</p>"
-        f"<table><tr><th>metric</th><th>direction</th>{head}</tr>{''.join(rows)}</table>"
-        f"{_comparison_html(results)}"
-        f"{images}{''.join(sections)}</body></html>\n"
-    )

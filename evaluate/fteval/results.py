@@ -63,7 +63,7 @@ class Results(JsonRecord):
     versions: dict[str, str | None] = field(default_factory=dict)
     training: dict[str, Any] | None = None  # the `finetuned` run's summary: what the fine-tune cost
     contestants: dict[str, Contestant] = field(default_factory=dict)
-    comparisons: list[dict[str, Any]] = field(default_factory=list)  # paired statistics (fteval.stats)
+    comparisons: list[dict[str, Any]] = field(default_factory=list)  # paired statistics (fteval.paired)
     capability: dict[str, Any] = field(default_factory=dict)  # the lm-eval suite's scores and deltas
     verdict: str = ""
     warnings: list[str] = field(default_factory=list)  # e.g. a run evaluated on another export than its own

@@ -6,7 +6,7 @@ adapter of an `fttrain` run) and optionally `previous` (an earlier run). Same pr
 generation settings for all. Scores: the style spec's pass rate per check and `strict` (all checks
 pass), ROUGE-L and exact match of the final answer against the test answers, the held-out loss
 of the test answers, and the lm-eval capability suite on `base` and `finetuned`. Contestants are
-compared example by example (fteval.stats), and results.json opens with a verdict (fteval.verdict).
+compared example by example (fteval.paired), and results.json opens with a verdict (fteval.verdict).
 Everything is written to the output folder: `answers/<contestant>.jsonl`, `results.json`, the
 resolved config, and `review_queue.jsonl` (failing answers, for the next review round).
 
@@ -36,8 +36,8 @@ from ftcore.versions import package_versions
 from fteval.capability import LOWER_IS_BETTER, capability_deltas, run_capability_suite
 from fteval.config import EvalConfig
 from fteval.generate import make_generator
+from fteval.paired import compare_contestants
 from fteval.results import Contestant, DataSource, Metric, Results
-from fteval.stats import compare_contestants
 from fteval.verdict import verdict
 
 HELDOUT_MAX_TOKENS = 4096  # a test conversation longer than this is scored on its first 4,096 tokens

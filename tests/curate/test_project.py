@@ -94,3 +94,28 @@ def test_without_a_train_config_the_project_states_them_or_takes_fttrains_defaul
     write_project(tmp_path, "dataset: d\ntrain_config: missing.yaml\n")
     with pytest.raises(ConfigError, match=r"missing\.yaml: not found"):
         Project.open(tmp_path)
+
+
+def test_init_no_longer_writes_the_unread_vectors_model(tmp_path):
+    text = init_project(tmp_path).read_text()
+    assert "vectors_model" not in text and "review:" in text
+
+
+def test_a_project_file_from_an_earlier_init_still_loads(tmp_path):
+    """Earlier `ftdata init`s wrote `review.vectors_model: null`; nothing read it, and such a file still loads."""
+    path = init_project(tmp_path)
+    path.write_text(path.read_text().replace("review:\n", "review:\n  vectors_model: null\n"))
+    assert Project.open(tmp_path).config.review == ProjectConfig().review
+
+
+def test_a_set_vectors_model_is_refused_with_the_reason(tmp_path):
+    path = init_project(tmp_path)
+    path.write_text(path.read_text().replace("review:\n", "review:\n  vectors_model: models/minilm\n"))
+    with pytest.raises(ConfigError) as raised:
+        Project.open(tmp_path)
+    assert str(raised.value) == (
+        f"{path}: review.vectors_model: no longer a setting (nothing read it: Argilla got no vectors): delete it"
+    )
+    init_project(tmp_path, force=True)
+    with pytest.raises(ConfigError, match=r"review\.vectors_model: no longer a setting"):
+        Project.open(tmp_path, ("review.vectors_model=models/minilm",))

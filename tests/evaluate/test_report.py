@@ -76,7 +76,7 @@ def test_cli_report(tmp_path):
 
 
 def test_the_report_opens_with_the_verdict_and_the_paired_comparisons(tmp_path):
-    from fteval.stats import paired_comparison
+    from fteval.paired import paired_comparison
 
     make_eval_folder(tmp_path)
     results = json.loads((tmp_path / "results.json").read_text())

@@ -1,6 +1,6 @@
 """The report's first sentence, in the terms the project judges a fine-tune by: prompting first."""
 
-from fteval.stats import paired_comparison
+from fteval.paired import paired_comparison
 from fteval.verdict import verdict
 
 

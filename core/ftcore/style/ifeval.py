@@ -1,209 +1,20 @@
-"""The style spec: the house format every assistant answer must hold, as a list of named checks.
+"""Checks for IFEval's verifiable instructions (`fteval.ifeval` maps an instruction and its kwargs onto them).
 
-The same registry lints the training data (`ftdata check`) and scores the model (fteval): a check
-is a pure, deterministic function of the answer and explicit parameters, registered under a name
-such as `format:json` or `length:max_words`. A missing or unknown parameter is an error, never a
-default. The registry also holds a check for each of IFEval's verifiable instructions, reading text as lm-eval's
-IFEval verifier does (`fteval.ifeval` maps an instruction and its kwargs onto them).
+Where IFEval (lm-eval's verifier) reads text in an unusual way, the check reads it the same way and says so: a score
+here then means what an IFEval score means. Counts compare with a `relation`: less than, at most, exactly, at least
+or more than.
 
-A spec file (YAML):
-
-    name: gsm8k-house-format
-    checks:
-      - check: lines:last_matches
-        pattern: '#### -?[0-9][0-9,]*(\\.[0-9]+)?'
-      - check: regex:count_min
-        pattern: '<<[^<>=]+=[^<>]+>>'
-        min: 1
-        id: calculator-notes          # optional: names the result when a check is used twice
-      - check: phrases:forbidden
-        phrases: ["great question", "as an ai"]
-
->>> spec = StyleSpec.load("style.yaml")
->>> spec.evaluate("4\\n#### 4")["lines:last_matches"].passed
+>>> run_check("markdown:bullet_count", "* one\n* two", relation="exactly", count=2).passed
 True
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
 
-from ftcore.config import ConfigError, read_yaml_mapping
-
-
-class StyleSpecError(ConfigError):
-    """A style spec names an unknown check or gives it wrong parameters."""
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    passed: bool
-    detail: str = ""  # why it failed, short enough for a report cell
-
-
-@dataclass(frozen=True)
-class CheckDefinition:
-    name: str
-    function: Callable[..., CheckResult]
-    parameters: Mapping[str, type | tuple[type, ...]]  # every one required
-    description: str
-
-
-REGISTRY: dict[str, CheckDefinition] = {}
-
-
-def register(name: str, **parameters: type | tuple[type, ...]):
-    """Register `function(answer, **parameters) -> CheckResult` under `name`."""
-
-    def decorate(function: Callable[..., CheckResult]) -> Callable[..., CheckResult]:
-        if name in REGISTRY:
-            raise ValueError(f"check {name!r} registered twice")
-        description = (function.__doc__ or "").strip().splitlines()[0]
-        REGISTRY[name] = CheckDefinition(name, function, parameters, description)
-        return function
-
-    return decorate
-
-
-def run_check(name: str, answer: str, **parameters: Any) -> CheckResult:
-    """Run one registered check; parameters are validated exactly as in a spec file."""
-    definition = _definition(name, "run_check")
-    _validate_parameters(definition, parameters, f"run_check({name!r})")
-    return definition.function(answer, **_prepare(definition, parameters))
-
-
-# --- the checks -------------------------------------------------------------------------------
-
-
-@register("format:json")
-def _format_json(answer: str) -> CheckResult:
-    """The whole answer parses as JSON."""
-    try:
-        json.loads(answer)
-    except json.JSONDecodeError as error:
-        return CheckResult(False, f"not JSON: {error.msg} at column {error.colno}")
-    except (ValueError, RecursionError) as error:
-        return _unreadable_json(error)
-    return CheckResult(True)
-
-
-def _unreadable_json(error: ValueError | RecursionError) -> CheckResult:
-    """JSON Python cannot hold, failed rather than raised: nesting past the recursion limit, or an integer past
-    the int digit limit (4,300 digits, the ValueError)."""
-    if isinstance(error, RecursionError):
-        return CheckResult(False, "not JSON Python can read: nested too deeply")
-    return CheckResult(False, f"not JSON Python can read: {str(error).split(':')[0]}"[:200])
-
-
-@register("format:json_schema", schema=dict)
-def _format_json_schema(answer: str, *, schema: dict) -> CheckResult:
-    """The answer is JSON that validates against a JSON Schema."""
-    import jsonschema
-
-    try:
-        value = json.loads(answer)
-    except json.JSONDecodeError as error:
-        return CheckResult(False, f"not JSON: {error.msg}")
-    except (ValueError, RecursionError) as error:
-        return _unreadable_json(error)
-    try:
-        error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(value))
-    except RecursionError:  # a recursive schema ({"items": {"$ref": "#"}}) walks a deep value one frame per level
-        return CheckResult(False, "nested too deeply to validate")
-    if error is not None:
-        where = "/".join(map(str, error.absolute_path)) or "(root)"
-        return CheckResult(False, f"{where}: {error.message}"[:200])
-    return CheckResult(True)
-
-
-@register("regex:must_match", pattern=str)
-def _regex_must_match(answer: str, *, pattern: re.Pattern) -> CheckResult:
-    """The answer contains a match of `pattern` (Python regex, search)."""
-    return CheckResult(True) if pattern.search(answer) else CheckResult(False, f"no match for {pattern.pattern!r}")
-
-
-@register("regex:must_not_match", pattern=str)
-def _regex_must_not_match(answer: str, *, pattern: re.Pattern) -> CheckResult:
-    """The answer contains no match of `pattern`."""
-    found = pattern.search(answer)
-    return CheckResult(False, f"found {found.group(0)[:60]!r}") if found else CheckResult(True)
-
-
-@register("regex:count_min", pattern=str, min=int)
-def _regex_count_min(answer: str, *, pattern: re.Pattern, min: int) -> CheckResult:
-    """`pattern` occurs at least `min` times."""
-    count = len(pattern.findall(answer))
-    return CheckResult(count >= min, "" if count >= min else f"{count} match(es), need {min}")
-
-
-@register("lines:last_matches", pattern=str)
-def _last_line_matches(answer: str, *, pattern: re.Pattern) -> CheckResult:
-    """The last non-empty line matches `pattern` in full."""
-    lines = [line.strip() for line in answer.splitlines() if line.strip()]
-    last = lines[-1] if lines else ""
-    return CheckResult(True) if pattern.fullmatch(last) else CheckResult(False, f"last line is {last[:60]!r}")
-
-
-@register("length:max_words", max=int)
-def _max_words(answer: str, *, max: int) -> CheckResult:
-    """At most `max` words (whitespace-separated)."""
-    count = len(answer.split())
-    return CheckResult(count <= max, "" if count <= max else f"{count} words, max {max}")
-
-
-@register("length:min_words", min=int)
-def _min_words(answer: str, *, min: int) -> CheckResult:
-    """At least `min` words."""
-    count = len(answer.split())
-    return CheckResult(count >= min, "" if count >= min else f"{count} words, min {min}")
-
-
-@register("sections:required", headings=list)
-def _required_sections(answer: str, *, headings: list) -> CheckResult:
-    """Every heading appears as a line of its own (e.g. '## Summary'), in the given order."""
-    lines = [line.strip() for line in answer.splitlines()]
-    position = 0
-    for heading in headings:
-        try:
-            position = lines.index(heading.strip(), position) + 1
-        except ValueError:
-            return CheckResult(False, f"missing or out of order: {heading!r}")
-    return CheckResult(True)
-
-
-@register("phrases:forbidden", phrases=list)
-def _forbidden_phrases(answer: str, *, phrases: list) -> CheckResult:
-    """None of `phrases` appears (case-insensitive)."""
-    folded = answer.casefold()
-    found = [p for p in phrases if p.casefold() in folded]
-    return CheckResult(False, f"contains {found[0]!r}") if found else CheckResult(True)
-
-
-@register("casing:style", style=str)
-def _casing(answer: str, *, style: str) -> CheckResult:
-    """Letter case of the whole answer: `lower`, `upper`, or `sentence` (each line starts upper-case)."""
-    letters = [c for c in answer if c.isalpha()]
-    if style == "lower":
-        ok = all(not c.isupper() for c in letters)
-    elif style == "upper":
-        ok = all(not c.islower() for c in letters)
-    else:  # sentence: validated to be one of the three
-        starts = [next((c for c in line if c.isalpha()), "") for line in answer.splitlines() if line.strip()]
-        ok = all(not s or s.isupper() for s in starts)
-    return CheckResult(ok, "" if ok else f"not {style} case")
-
-
-CASING_STYLES = ("lower", "upper", "sentence")
-
-
-# --- counting with a relation, and IFEval's verifiable instructions ----------------------------
-# fteval.ifeval maps each of IFEval's instructions onto these checks. Where IFEval (lm-eval's verifier) reads text in
-# an unusual way, the check reads it the same way and says so: a score here then means what an IFEval score means.
+from ftcore.style.json_checks import NotJson, read_json
+from ftcore.style.registry import CheckResult, Param, integer, one_of, register, strings, text
 
 RELATIONS: dict[str, Callable[[int, int], bool]] = {
     "less than": lambda count, target: count < target,
@@ -212,6 +23,17 @@ RELATIONS: dict[str, Callable[[int, int], bool]] = {
     "at least": lambda count, target: count >= target,
     "more than": lambda count, target: count > target,
 }
+
+
+# The parameters of every count: `relation` and `count` (0 or more).
+COUNTED = {"relation": one_of(*RELATIONS), "count": integer(minimum=0)}
+
+
+def _single_letter(value: str) -> str | None:
+    return None if len(value) == 1 and value.isalpha() else "must be a single letter"
+
+
+LETTER = Param(str, "a single letter", validate=_single_letter)
 
 
 def _compare(count: int, relation: str, target: int, what: str) -> CheckResult:
@@ -227,16 +49,28 @@ def _format_json_fenced(answer: str) -> CheckResult:
     IFEval's json_format: outer whitespace (any Unicode space) is stripped, then the prefixes ```json, ```Json,
     ```JSON and ``` are removed in that order, then a trailing ```. Unlike `format:json`, a fenced answer passes.
     """
-    text = answer.strip()
+    # IFEval's steps on positions rather than on copies of the text, so that a message names the answer's own lines.
+    start, end = _stripped(answer, 0, len(answer))
     for prefix in ("```json", "```Json", "```JSON", "```"):
-        text = text.removeprefix(prefix)
+        if answer.startswith(prefix, start, end):
+            start += len(prefix)
+    if answer.endswith("```", start, end):
+        end -= 3
+    start, end = _stripped(answer, start, end)
     try:
-        json.loads(text.removesuffix("```").strip())
-    except json.JSONDecodeError as error:
-        return CheckResult(False, f"not JSON: {error.msg} at column {error.colno}")
-    except (ValueError, RecursionError) as error:
-        return _unreadable_json(error)
+        read_json(answer, strict=False, start=start, end=end)  # Python's json, as IFEval: NaN and repeated keys pass
+    except NotJson as problem:
+        return CheckResult(False, str(problem))
     return CheckResult(True)
+
+
+def _stripped(text: str, start: int, end: int) -> tuple[int, int]:
+    """`start, end` moved past white space at both ends, as str.strip() does."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
 
 
 # IFEval's bullet patterns, kept as they are: a line whose first non-space character is '*' followed by anything but
@@ -246,7 +80,7 @@ _STAR_BULLET = re.compile(r"^\s*\*[^\*].*$", re.MULTILINE)
 _DASH_BULLET = re.compile(r"^\s*-.*$", re.MULTILINE)
 
 
-@register("markdown:bullet_count", relation=str, count=int)
+@register("markdown:bullet_count", **COUNTED)
 def _bullet_count(answer: str, *, relation: str, count: int) -> CheckResult:
     """The number of markdown bullet lines ('* item' or '- item') compares to `count` by `relation`.
 
@@ -260,7 +94,7 @@ _SINGLE_HIGHLIGHT = re.compile(r"\*[^\n\*]*\*")
 _DOUBLE_HIGHLIGHT = re.compile(r"\*\*[^\n\*]*\*\*")
 
 
-@register("markdown:highlight_count", relation=str, count=int)
+@register("markdown:highlight_count", **COUNTED)
 def _highlight_count(answer: str, *, relation: str, count: int) -> CheckResult:
     """The number of non-empty *highlighted* or **bold** spans compares to `count` by `relation`.
 
@@ -284,7 +118,7 @@ def _title(answer: str) -> CheckResult:
     return CheckResult(False, "no <<title>>")
 
 
-@register("sections:count", marker=str, relation=str, count=int)
+@register("sections:count", marker=text(), **COUNTED)
 def _section_count(answer: str, *, marker: str, relation: str, count: int) -> CheckResult:
     """The number of section headers '`marker` N' (e.g. 'Section 2') compares to `count` by `relation`.
 
@@ -296,27 +130,27 @@ def _section_count(answer: str, *, marker: str, relation: str, count: int) -> Ch
     return _compare(found, relation, count, f"{marker.strip()!r} section(s)")
 
 
-@register("phrases:contains_any", phrases=list)
+@register("phrases:contains_any", phrases=strings())
 def _contains_any(answer: str, *, phrases: list) -> CheckResult:
     """At least one of `phrases` appears, exactly as written (case-sensitive)."""
     return CheckResult(True) if any(p in answer for p in phrases) else CheckResult(False, "none of the phrases")
 
 
-@register("phrases:required", phrases=list)
+@register("phrases:required", phrases=strings())
 def _required_phrases(answer: str, *, phrases: list) -> CheckResult:
     """Every one of `phrases` appears (case-insensitive; inside a longer word counts: 'cat' in 'category')."""
     missing = [p for p in phrases if not re.search(re.escape(p), answer, re.IGNORECASE)]
     return CheckResult(False, f"missing {missing[0]!r}") if missing else CheckResult(True)
 
 
-@register("phrases:count", phrase=str, relation=str, count=int)
+@register("phrases:count", phrase=text(), **COUNTED)
 def _phrase_count(answer: str, *, phrase: str, relation: str, count: int) -> CheckResult:
     """How often `phrase` occurs (case-insensitive, non-overlapping, inside words too) compares to `count`."""
     found = len(re.findall(re.escape(phrase), answer, re.IGNORECASE))
     return _compare(found, relation, count, f"time(s) {phrase!r}")
 
 
-@register("words:forbidden", words=list)
+@register("words:forbidden", words=strings())
 def _forbidden_words(answer: str, *, words: list) -> CheckResult:
     """None of `words` appears as a whole word (case-insensitive: 'cat' is not found in 'category').
 
@@ -329,7 +163,7 @@ def _forbidden_words(answer: str, *, words: list) -> CheckResult:
     return CheckResult(True)
 
 
-@register("letters:count", letter=str, relation=str, count=int)
+@register("letters:count", letter=LETTER, **COUNTED)
 def _letter_count(answer: str, *, letter: str, relation: str, count: int) -> CheckResult:
     """How often `letter` occurs, either case, compares to `count` by `relation` (IFEval's letter_frequency)."""
     found = answer.lower().count(letter.lower())
@@ -402,7 +236,7 @@ def _spaced_groups(match: re.Match) -> str:
     return " " + " ".join(group for group in match.groups() if group) + " "
 
 
-@register("casing:upper_word_count", relation=str, count=int)
+@register("casing:upper_word_count", **COUNTED)
 def _upper_word_count(answer: str, *, relation: str, count: int) -> CheckResult:
     """The number of all-capital words ('NASA', 'U.S.A.', 'I') compares to `count` by `relation`.
 
@@ -415,7 +249,7 @@ def _upper_word_count(answer: str, *, relation: str, count: int) -> CheckResult:
     return _compare(found, relation, count, "capital word(s)")
 
 
-@register("length:word_count", relation=str, count=int)
+@register("length:word_count", **COUNTED)
 def _word_count(answer: str, *, relation: str, count: int) -> CheckResult:
     """The number of words compares to `count` by `relation`; a word is a run of letters, digits or '_' (\\w+).
 
@@ -465,7 +299,7 @@ def _period_ends_nothing(text: str, period: int) -> bool:
     )
 
 
-@register("sentences:count", relation=str, count=int)
+@register("sentences:count", **COUNTED)
 def _sentence_count(answer: str, *, relation: str, count: int) -> CheckResult:
     """The number of sentences (see `split_sentences`) compares to `count` by `relation`.
 
@@ -475,7 +309,7 @@ def _sentence_count(answer: str, *, relation: str, count: int) -> CheckResult:
     return _compare(len(split_sentences(answer)), relation, count, "sentence(s)")
 
 
-@register("paragraphs:divider_count", relation=str, count=int)
+@register("paragraphs:divider_count", **COUNTED)
 def _divider_paragraph_count(answer: str, *, relation: str, count: int) -> CheckResult:
     """The number of paragraphs separated by markdown dividers (***) compares to `count` by `relation`.
 
@@ -495,14 +329,16 @@ def _blank_line_paragraphs(answer: str) -> list[str]:
     return answer.split("\n\n")
 
 
-@register("paragraphs:blank_line_count", relation=str, count=int)
+@register("paragraphs:blank_line_count", **COUNTED)
 def _blank_line_paragraph_count(answer: str, *, relation: str, count: int) -> CheckResult:
     """The number of non-empty paragraphs between blank lines ('\\n\\n') compares to `count` by `relation`."""
     found = sum(1 for p in _blank_line_paragraphs(answer) if p.strip())
     return _compare(found, relation, count, "paragraph(s)")
 
 
-@register("paragraphs:nth_first_word", n=int, word=str)
+@register(
+    "paragraphs:nth_first_word", n=integer(minimum=1, note="paragraphs are numbered from 1: n 1 or more"), word=text()
+)
 def _nth_paragraph_first_word(answer: str, *, n: int, word: str) -> CheckResult:
     """Paragraph `n` (1-based, paragraphs split at '\\n\\n') starts with `word`, ignoring case.
 
@@ -519,7 +355,7 @@ def _nth_paragraph_first_word(answer: str, *, n: int, word: str) -> CheckResult:
     return CheckResult(True) if first == word.lower() else CheckResult(False, f"paragraph {n} starts with {first!r}")
 
 
-@register("placeholders:count", relation=str, count=int)
+@register("placeholders:count", **COUNTED)
 def _placeholder_count(answer: str, *, relation: str, count: int) -> CheckResult:
     """The number of [placeholders] in square brackets compares to `count` by `relation`.
 
@@ -528,7 +364,7 @@ def _placeholder_count(answer: str, *, relation: str, count: int) -> CheckResult
     return _compare(len(re.findall(r"\[.*?\]", answer)), relation, count, "placeholder(s)")
 
 
-@register("postscript:present", marker=str)
+@register("postscript:present", marker=text())
 def _postscript(answer: str, *, marker: str) -> CheckResult:
     """A postscript marked `marker` (e.g. 'P.S.') appears, anywhere and in either case (IFEval's postscript).
 
@@ -545,7 +381,7 @@ def _postscript(answer: str, *, marker: str) -> CheckResult:
     return CheckResult(True) if re.search(pattern, answer.lower()) else CheckResult(False, f"no {marker!r}")
 
 
-@register("text:starts_with", phrase=str)
+@register("text:starts_with", phrase=text())
 def _starts_with(answer: str, *, phrase: str) -> CheckResult:
     """The answer starts with `phrase`, ignoring case and outer white space (IFEval's repeat_prompt)."""
     if answer.strip().lower().startswith(phrase.strip().lower()):
@@ -553,7 +389,7 @@ def _starts_with(answer: str, *, phrase: str) -> CheckResult:
     return CheckResult(False, f"starts with {answer.strip()[:40]!r}")
 
 
-@register("text:ends_with", phrase=str)
+@register("text:ends_with", phrase=text())
 def _ends_with(answer: str, *, phrase: str) -> CheckResult:
     """The answer ends with `phrase`, ignoring case, outer white space and outer double quotes (IFEval's end_checker).
 
@@ -575,7 +411,7 @@ def _wrapped_in_quotes(answer: str) -> CheckResult:
     return CheckResult(ok, "" if ok else "not wrapped in double quotes")
 
 
-@register("text:two_responses", separator=str)
+@register("text:two_responses", separator=text())
 def _two_responses(answer: str, *, separator: str) -> CheckResult:
     """Exactly two different, non-empty responses separated by `separator` (IFEval's two_responses: '******').
 
@@ -589,123 +425,3 @@ def _two_responses(answer: str, *, separator: str) -> CheckResult:
     if len(responses) != 2:
         return CheckResult(False, f"{len(responses)} response(s), need 2")
     return CheckResult(True) if responses[0] != responses[1] else CheckResult(False, "the two responses are the same")
-
-
-# --- the spec ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ConfiguredCheck:
-    id: str
-    name: str
-    parameters: Mapping[str, Any] = field(default_factory=dict)
-    description: str = ""
-
-    def __call__(self, answer: str) -> CheckResult:
-        definition = REGISTRY[self.name]
-        return definition.function(answer, **_prepare(definition, self.parameters))
-
-
-@dataclass(frozen=True)
-class StyleSpec:
-    name: str
-    checks: tuple[ConfiguredCheck, ...]
-    source: str = "<spec>"
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> StyleSpec:
-        return cls.from_dict(read_yaml_mapping(path), source=str(path))
-
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any], source: str = "<spec>") -> StyleSpec:
-        unknown = sorted(set(raw) - {"name", "description", "checks"})
-        if unknown:
-            raise StyleSpecError(f"{source}: {unknown[0]}: unknown key (expected name, description, checks)")
-        entries = raw.get("checks")
-        if not isinstance(entries, list) or not entries:
-            raise StyleSpecError(f"{source}: checks: must be a non-empty list")
-        checks: list[ConfiguredCheck] = []
-        for index, entry in enumerate(entries):
-            where = f"{source}: checks[{index}]"
-            if not isinstance(entry, dict) or "check" not in entry:
-                raise StyleSpecError(f"{where}: must be a mapping with a 'check' name")
-            definition = _definition(entry["check"], where)
-            parameters = {k: v for k, v in entry.items() if k not in ("check", "id", "description")}
-            _validate_parameters(definition, parameters, where)
-            check_id = str(entry.get("id") or definition.name)
-            if any(c.id == check_id for c in checks):
-                raise StyleSpecError(f"{where}: id {check_id!r} used twice: give one of them its own 'id'")
-            checks.append(
-                ConfiguredCheck(check_id, definition.name, parameters, entry.get("description", definition.description))
-            )
-        return cls(name=str(raw.get("name", "style")), checks=tuple(checks), source=source)
-
-    def evaluate(self, answer: str) -> dict[str, CheckResult]:
-        """Every check's result for one answer, by check id (in spec order)."""
-        return {check.id: check(answer) for check in self.checks}
-
-
-def _definition(name: Any, where: str) -> CheckDefinition:
-    if name not in REGISTRY:
-        raise StyleSpecError(f"{where}: unknown check {name!r} (known: {', '.join(sorted(REGISTRY))})")
-    return REGISTRY[name]
-
-
-def _validate_parameters(definition: CheckDefinition, parameters: Mapping[str, Any], where: str) -> None:
-    for key in parameters:
-        if key not in definition.parameters:
-            expected = ", ".join(definition.parameters) or "none"
-            raise StyleSpecError(f"{where}: {definition.name}: unknown parameter {key!r} (takes: {expected})")
-    for key, expected_type in definition.parameters.items():
-        if key not in parameters:
-            raise StyleSpecError(f"{where}: {definition.name}: missing parameter {key!r}")
-        value = parameters[key]
-        if isinstance(value, bool) or not isinstance(value, expected_type):
-            raise StyleSpecError(
-                f"{where}: {definition.name}: {key} must be {_type_name(expected_type)}, got {value!r}"
-            )
-    if "pattern" in parameters:
-        try:
-            re.compile(parameters["pattern"])
-        except (re.error, OverflowError, RecursionError) as error:  # a{99999999999}, or groups nested too deep
-            raise StyleSpecError(f"{where}: {definition.name}: pattern is not a valid regex: {error}") from None
-    if definition.name == "casing:style" and parameters["style"] not in CASING_STYLES:
-        raise StyleSpecError(f"{where}: casing:style: style must be one of {', '.join(CASING_STYLES)}")
-    for key in ("phrases", "headings", "words"):
-        if key in parameters and not all(isinstance(item, str) and item for item in parameters[key]):
-            raise StyleSpecError(f"{where}: {definition.name}: {key} must be a list of non-empty strings")
-    for key in ("phrase", "word", "marker", "separator"):
-        if key in parameters and not parameters[key].strip():
-            raise StyleSpecError(f"{where}: {definition.name}: {key} must be a non-empty string")
-    if "relation" in parameters and parameters["relation"] not in RELATIONS:
-        raise StyleSpecError(f"{where}: {definition.name}: relation must be one of {', '.join(RELATIONS)}")
-    if parameters.get("count", 0) < 0 or parameters.get("n", 1) < 1:
-        raise StyleSpecError(f"{where}: {definition.name}: count must be 0 or more, and n 1 or more")
-    if "letter" in parameters and not (len(parameters["letter"]) == 1 and parameters["letter"].isalpha()):
-        raise StyleSpecError(f"{where}: {definition.name}: letter must be a single letter")
-    if definition.name == "format:json_schema":
-        import jsonschema
-
-        try:
-            jsonschema.Draft202012Validator.check_schema(parameters["schema"])
-        except jsonschema.exceptions.SchemaError as error:
-            raise StyleSpecError(f"{where}: format:json_schema: invalid schema: {error.message}") from None
-
-
-_COMPILED: dict[str, re.Pattern] = {}
-
-
-def _prepare(definition: CheckDefinition, parameters: Mapping[str, Any]) -> dict[str, Any]:
-    """Parameters as the check function takes them: patterns compiled once and cached."""
-    prepared = dict(parameters)
-    if "pattern" in prepared:
-        pattern = prepared["pattern"]
-        if pattern not in _COMPILED:
-            _COMPILED[pattern] = re.compile(pattern, re.MULTILINE)
-        prepared["pattern"] = _COMPILED[pattern]
-    return prepared
-
-
-def _type_name(expected: type | tuple[type, ...]) -> str:
-    names = {str: "a string", int: "an integer", list: "a list", dict: "a mapping"}
-    return names.get(expected, str(expected)) if isinstance(expected, type) else " or ".join(map(str, expected))

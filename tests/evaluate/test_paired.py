@@ -3,7 +3,7 @@
 import pytest
 from scipy.stats import binomtest
 
-from fteval.stats import compare_contestants, mcnemar_exact, paired_comparison
+from fteval.paired import compare_contestants, mcnemar_exact, paired_comparison
 
 
 def test_a_large_paired_gain_is_better():
