@@ -327,8 +327,10 @@ def _csv_rows(path: Path) -> Iterator[tuple[Position, dict[str, Any] | None, lis
                     continue  # a blank line (csv.DictReader skips these too)
                 data_row += 1
                 position = Position(data_row, line)
-                if len(cells) > len(header):
-                    yield position, None, [Problem(str(path), line, None, "more cells than header columns")]
+                if len(cells) > len(header):  # (the row as far as the header names it: its id column, mostly)
+                    problem = Problem(str(path), line, None, f"{len(cells)} cells, the header names {len(header)}: "
+                                      "a cell with a comma and no quotes around it?")  # fmt: skip
+                    yield position, dict(zip(header, cells, strict=False)), [problem]
                     continue
                 yield position, dict(zip(header, cells + [None] * (len(header) - len(cells)), strict=True)), []
     except UnicodeDecodeError as error:

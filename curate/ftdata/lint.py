@@ -266,9 +266,10 @@ def _check_pii(
     for (example, index), text, findings in zip(owners, texts, scan_texts(texts, phone_regions), strict=True):
         for finding in findings:
             role = example.messages[index].role
-            findings_by_example[example.id].append(
-                f"{finding.detail or finding.kind} in {role} turn: {finding.preview(text)}"
-            )
+            what = finding.kind.replace("_", " ")
+            if finding.detail and finding.detail != finding.kind:
+                what += f" ({finding.detail})"  # "phone (GB)", "secret (AWS Access Key)", "ip address (IPv4)"
+            findings_by_example[example.id].append(f"{what} in {role} turn: {finding.preview(text)}")
             kinds_by_example[example.id].add(finding.kind)
     tick("PII and secrets", len(examples), len(examples))
     for example in examples:
