@@ -123,6 +123,11 @@ def test_a_file_whose_columns_do_not_map_is_refused_whole(project, tmp_path):
     assert "(has: ticket_id, channel, customer_message, agent_reply)" in result.output  # the BOM is not a column
     assert "pass --map user=COL,assistant=COL" in result.output and "nothing was imported" in result.output
     assert Store(project.store_path).current_version() is None
+    # Columns are known from the header: refused at once, before a broken byte further down is even read.
+    many = "".join(f"T-{n},chat,Where is order {n}?,On its way.\n" for n in range(5, 5000))
+    tickets.write_bytes((TICKETS + many).encode() + "T-9,email,Caf\u00e9?,Oui\n".encode("latin-1"))
+    early = runner.invoke(main, ["import", "--project", str(project.root), str(tickets)])
+    assert early.exit_code == 2 and "no 'messages'" in early.output and "not UTF-8" not in early.output
     rows = tmp_path / "raw.jsonl"
     rows.write_text(json.dumps({"question": "Q", "answer": "A"}) + "\n" + json.dumps({"question": "Q2"}) + "\n")
     with pytest.raises(UnreadableFile, match=r"raw.jsonl: no 'messages'.*nothing was imported"):

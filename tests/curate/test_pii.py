@@ -70,6 +70,7 @@ PLANTED = [
     ("dns {}:53", "ip_address", "IPv4", "203.0.113.7"),
     ("Login from {} was blocked", "ip_address", "IPv4", "81.2.69.160"),
     ("see {} in the log", "ip_address", "IPv4", "172.16.254.3"),  # private range: an address without a cue too
+    ("The firewall blocked {} twice", "ip_address", "IPv4", "52.14.3.9"),  # public, small octets: the cue decides
     ("Host {} answers", "ip_address", "IPv6", "2001:db8::1"),
     ("link-local {}", "ip_address", "IPv6", "fe80::1ff:fe23:4567:890a"),
     ("full {}", "ip_address", "IPv6", "2001:0db8:85a3:0000:0000:8a2e:0370:7334"),
