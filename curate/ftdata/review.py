@@ -321,12 +321,12 @@ def _record_item(
     tokens: int | None,
     question_ids: dict[str, str],
     known_metadata: set[str],
-    extra_metadata: dict[str, Any],
+    extra_metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     kinds = sorted(flags.get("kinds", ()))
     metadata: dict[str, Any] = {"source": str(example.metadata.get("source", "(unknown)")), "lint_flags": kinds}
     # The user's columns, as terms (Argilla filters terms by their text), and what push keeps.
-    metadata |= {key: str(value) for key, value in extra_metadata.items() if value not in (None, "", [])}
+    metadata |= {key: str(value) for key, value in (extra_metadata or {}).items() if value not in (None, "", [])}
     if flags.get("cluster"):
         metadata["near_duplicate_cluster"] = flags["cluster"]
     if tokens is not None:
