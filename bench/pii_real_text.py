@@ -15,6 +15,7 @@ adds (the cost of putting it in `lint.phone_regions`).
 
     .venv/bin/python bench/pii_real_text.py --corpus debian --show ip_address
     .venv/bin/python bench/pii_real_text.py --corpus packages --per-region
+    .venv/bin/python bench/pii_real_text.py --ftkit ../ftkit-before   # another checkout's scanner, to compare
 """
 
 from __future__ import annotations
@@ -29,8 +30,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from ftdata.pii import DEFAULT_PHONE_REGIONS, scan_texts
-
 REPO = Path(__file__).resolve().parent.parent
 GSM8K = REPO.parent / "shared" / "data" / "gsm8k" / "train.jsonl"
 PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
@@ -41,12 +40,26 @@ CANDIDATE_REGIONS = ("US", "GB", "IE", "AU", "NZ", "IN", "DE", "FR", "ES", "NL",
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", choices=["gsm8k", "debian", "packages", "all"], default="all")
-    parser.add_argument("--max-chars", type=float, default=30e6, help="characters to read per corpus (a sample)")
-    parser.add_argument("--regions", default=",".join(DEFAULT_PHONE_REGIONS), help="phone regions, comma-separated")
+    parser.add_argument("--max-chars", type=float, default=20e6, help="characters to read per corpus (a sample)")
+    parser.add_argument("--regions", help="phone regions, comma-separated (default: lint.phone_regions' default)")
     parser.add_argument("--show", help="print every finding of this kind (email, phone, ip_address, ...) in context")
     parser.add_argument("--per-region", action="store_true", help="phone findings per single national region")
+    parser.add_argument("--ftkit", type=Path, help="scan with the ftdata of this checkout instead (core/, curate/)")
     args = parser.parse_args(argv)
-    regions = tuple(r.strip() for r in args.regions.split(",") if r.strip())
+    if args.ftkit is not None:
+        sys.path[:0] = [str(args.ftkit / "core"), str(args.ftkit / "curate")]
+    import inspect
+
+    from ftdata import pii
+
+    regions = tuple(r.strip() for r in (args.regions or "").split(",") if r.strip())
+    regions = regions or tuple(getattr(pii, "DEFAULT_PHONE_REGIONS", ()))
+    if "phone_regions" in inspect.signature(pii.scan_texts).parameters:
+        scan_texts = pii.scan_texts
+    else:  # a checkout from before `lint.phone_regions`: its regions were fixed
+        regions = tuple(getattr(pii, "NATIONAL_REGIONS", ()))
+        scan_texts = lambda texts, _regions: pii.scan_texts(texts)  # noqa: E731
+    print(f"scanner: {pii.__file__}")
     names = ["gsm8k", "debian", "packages"] if args.corpus == "all" else [args.corpus]
     for name in names:
         paragraphs = list(CORPORA[name](int(args.max_chars)))
