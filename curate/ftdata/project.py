@@ -162,6 +162,13 @@ class ProjectConfig:
     review: ReviewConfig = field(default_factory=ReviewConfig, metadata={"help": "How records are reviewed in Argilla"})
     export: ExportConfig = field(default_factory=ExportConfig, metadata={"help": "How reviews become a training set"})
 
+    def __post_init__(self) -> None:
+        if self.id_column is not None and (not self.id_column.strip() or self.id_column in RESERVED_METADATA):
+            own = ", ".join(RESERVED_METADATA)
+            raise ValueError(f"id_column: {self.id_column!r} is empty or one of ftdata's own metadata ({own})")
+        if self.store_history < 1:
+            raise ValueError(f"store_history must be at least 1, got {self.store_history}")
+
 
 @dataclass(frozen=True)
 class Project:

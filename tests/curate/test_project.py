@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from ftcore.config import ConfigError
@@ -39,3 +41,18 @@ def test_invalid_values_are_errors(tmp_path, override, message):
     with pytest.raises(ConfigError, match=message) as raised:
         Project.open(tmp_path, (override,))
     assert "ftdata.yaml" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("id_column=source", "id_column: 'source' is empty or one of ftdata's own metadata"),
+        ("review.metadata_columns=[channel, lint_flags]", "metadata_columns: 'lint_flags' is empty or one of"),
+        ("store_history=0", "store_history must be at least 1"),
+        ("lint.phone_regions=[ZZ]", "phone_regions: 'ZZ' is not a region phonenumbers knows"),
+    ],
+)
+def test_the_new_settings_are_checked(tmp_path, override, message):
+    init_project(tmp_path)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        Project.open(tmp_path, (override,))
