@@ -99,13 +99,20 @@ python - "$out/eval/results.json" <<'PY'
 import json, sys
 print("Verdict:", json.load(open(sys.argv[1]))["verdict"])
 PY
+credentials=$project/.ftdata/credentials/demo-annotators.json
+if [ -f "$credentials" ]; then
+  sign_in="sign in as ana, ben or chen (passwords in
+                     $credentials, mode 600) and try reviewing"
+else  # play_reviews writes it; should it be gone, the owner issues new passwords
+  sign_in="to sign in as ana, ben or chen, first issue new passwords (as the owner):
+                     ftdata annotators reset-password ana ben chen --project $project --out $credentials"
+fi
 cat <<TXT
 
   - the report:      $out/eval/report.html   (and report.md, results.json, answers/)
   - the export:      $out/export/manifest.json (drops per reason, agreement, sha256 of every file)
   - the training:    $out/runs/smollm2-lora/ (loss.png, metrics.jsonl, summary.json, the adapter)
   - next round:      $out/eval/review_queue.jsonl: the fine-tune's failing answers, for \`ftdata import\` + \`push\`
-  - Argilla UI:      $ARGILLA_API_URL  sign in as ana, ben or chen (passwords in
-                     $project/.ftdata/credentials/demo-annotators.json, mode 600) and try reviewing
+  - Argilla UI:      $ARGILLA_API_URL  $sign_in
   - stop the server: scripts/argilla-local.sh down
 TXT

@@ -1,10 +1,9 @@
-"""Shared test set-up: offline Hugging Face, one torch thread, and the real local Argilla."""
+"""Shared test set-up: offline Hugging Face, one torch thread, and the tests' own real Argilla."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,10 +14,13 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["OMP_NUM_THREADS"] = "1"
 
-from ftdata.argilla_client import KEY_VARIABLE, URL_VARIABLE, ArgillaConnection
+from private_argilla import PrivateArgilla
+
+from ftdata.argilla_client import ArgillaConnection
 
 REPO = Path(__file__).resolve().parent.parent
-ARGILLA_SCRIPT = REPO / "scripts" / "argilla-local.sh"
+# An explicit opt-in to run the Argilla tests against a server of your choosing (they create and delete users).
+TEST_URL_VARIABLE, TEST_KEY_VARIABLE = "FTKIT_TEST_ARGILLA_URL", "FTKIT_TEST_ARGILLA_KEY"
 # Real public data laid beside the repository (CI copies shared/ next to its clone).
 GSM8K = REPO.parent / "shared" / "data" / "gsm8k" / "train.jsonl"
 
@@ -50,27 +52,29 @@ def tiny_tokenizer_dir(tmp_path_factory, gsm8k_rows) -> Path:
 
 
 @pytest.fixture(scope="session")
-def argilla_connection():
-    """The Argilla server for integration tests: the one ARGILLA_API_URL/KEY name, or else the local
-    one, started here when it is not running (and stopped again afterwards). Never skipped: a
-    server that cannot be had fails the tests that need it."""
-    if os.environ.get(URL_VARIABLE) and os.environ.get(KEY_VARIABLE):
-        yield ArgillaConnection.from_env()
+def private_argilla(tmp_path_factory):
+    """The tests' own Argilla server, started for this session and removed after it (None when the session was
+    pointed at another server with FTKIT_TEST_ARGILLA_URL / FTKIT_TEST_ARGILLA_KEY)."""
+    if os.environ.get(TEST_URL_VARIABLE) and os.environ.get(TEST_KEY_VARIABLE):
+        yield None
         return
-    was_running = _local_argilla("status").returncode == 0
-    result = _local_argilla("up")
-    if result.returncode != 0:
-        pytest.fail(f"scripts/argilla-local.sh up failed:\n{result.stderr[-3000:]}")
-    exports = dict(
-        line.removeprefix("export ").split("=", 1) for line in result.stdout.splitlines() if line.startswith("export ")
-    )
-    yield ArgillaConnection.from_env(exports)
-    if not was_running:
-        _local_argilla("down")
+    instance = PrivateArgilla(tmp_path_factory.mktemp("argilla") / "state")
+    try:
+        instance.up()
+        yield instance
+    finally:
+        instance.remove()
 
 
-def _local_argilla(command: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(ARGILLA_SCRIPT), command], capture_output=True, text=True, timeout=600)
+@pytest.fixture(scope="session")
+def argilla_connection(private_argilla):
+    """The Argilla server for integration tests: the session's own (see `private_argilla`), never the one a user
+    works in: ARGILLA_API_URL / ARGILLA_API_KEY are ignored here, since tests create and delete users, workspaces
+    and datasets. To run them against another server on purpose, set FTKIT_TEST_ARGILLA_URL and
+    FTKIT_TEST_ARGILLA_KEY (an owner's key). Never skipped: a server that cannot be had fails the tests."""
+    if private_argilla is None:
+        return ArgillaConnection(os.environ[TEST_URL_VARIABLE].rstrip("/"), os.environ[TEST_KEY_VARIABLE])
+    return private_argilla.connection
 
 
 @pytest.fixture(scope="session")

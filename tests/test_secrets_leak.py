@@ -63,9 +63,10 @@ def hits_in(data: bytes, secrets: dict[str, str]) -> list[str]:
     ]
 
 
-def local_owner_secrets(connection: ArgillaConnection) -> dict[str, str]:
-    """The local owner's password and the server's token-signing secret, when the server is the local one."""
-    home = Path(os.environ.get("FTKIT_ARGILLA_HOME") or REPO / ".argilla-local")
+def local_owner_secrets(connection: ArgillaConnection, home: Path | None) -> dict[str, str]:
+    """The owner's password and the server's token-signing secret, when the server is the tests' own (`home`)."""
+    if home is None:
+        return {}
     try:
         lines = (home / "owner.env").read_text().splitlines()
     except FileNotFoundError:
@@ -80,13 +81,13 @@ def local_owner_secrets(connection: ArgillaConnection) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_whole_loop_leaks_no_key_or_password(argilla_connection, gsm8k_rows, tiny_model_dir, tmp_path):
+def test_whole_loop_leaks_no_key_or_password(argilla_connection, private_argilla, gsm8k_rows, tiny_model_dir, tmp_path):
     started = time.monotonic()
     project_dir, run_dir, eval_dir, home = (tmp_path / n for n in ("project", "run", "eval", "home"))
     home.mkdir()
     bad_key = "ftkit.wrong." + uuid.uuid4().hex  # a key that is refused: error paths must not echo it either
     secrets = {"owner API key": argilla_connection.api_key, "refused API key": bad_key}
-    secrets |= local_owner_secrets(argilla_connection)
+    secrets |= local_owner_secrets(argilla_connection, private_argilla.home if private_argilla else None)
     # Every command runs as a user would run it, with a HOME of its own (scanned too: nothing may be cached there).
     env = {
         **os.environ,
@@ -214,7 +215,7 @@ def make_eval_folder(folder: Path, export: Path, base_model: str) -> None:
     (folder / "answers" / "base.jsonl").write_text("".join(json.dumps(a) + "\n" for a in answers))
 
 
-def test_annotator_credentials_are_private_files(argilla_connection, gsm8k_rows, tmp_path):
+def test_annotator_credentials_are_private_files(argilla_connection, private_argilla, gsm8k_rows, tmp_path):
     project = make_review_project(tmp_path / "project", [dict(r) for r in gsm8k_rows[500:502]])
     suffix = uuid.uuid4().hex[:6]
     umask = os.umask(0)  # the most permissive umask: the mode must not depend on it
@@ -232,9 +233,8 @@ def test_annotator_credentials_are_private_files(argilla_connection, gsm8k_rows,
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     leftovers = [p.name for p in default_path.parent.iterdir() if p != default_path]
     assert leftovers == []  # no temporary copy left beside it
-    owner_env = Path(os.environ.get("FTKIT_ARGILLA_HOME") or REPO / ".argilla-local") / "owner.env"
-    if local_owner_secrets(argilla_connection):
-        assert stat.S_IMODE(owner_env.stat().st_mode) == 0o600
+    if private_argilla is not None:  # the tests' own server: its owner's credentials file is private too
+        assert stat.S_IMODE((private_argilla.home / "owner.env").stat().st_mode) == 0o600
 
 
 @pytest.mark.slow

@@ -1,10 +1,14 @@
 """`ftdata export`: from a review snapshot to a versioned, reproducible training set.
 
-Steps: a consensus per record (majority verdict with a quorum; ties, unclear corrections and
-needs-edit without a correction go to an adjudication queue, not into the data), corrections
-replace answers, rejects are dropped, the lint runs again on the result (secrets, exact copies and
-style breaks are left out), and a seeded split stratified on a metadata key keeps near-duplicate
-prompts together, so no test prompt has a twin in train.
+Steps: a consensus per record (majority verdict with a quorum; a lead's bulk accept counts as
+`export.bulk_accept` says; ties, unclear corrections and needs-edit without a correction go to an
+adjudication queue, not into the data, until a senior reviewer decides them in the adjudication
+dataset), corrections replace answers, rejects are dropped, the lint runs again on the result
+(secrets, exact copies and style breaks are left out), and a seeded split stratified on a metadata
+key keeps near-duplicates together (examples whose prompts *or* answers nearly match: a canned
+reply in train and test inflates the scores as much as a repeated prompt), so no test example has
+a twin in train; `export.dedupe: keep-one-per-cluster` keeps one of each such cluster instead.
+Examples that hold a test prompt (fteval's review queue, imported again) go to the test split only.
 
 The folder it writes (see README, "Export folder"):
 
@@ -38,17 +42,17 @@ from pathlib import Path
 from typing import Any
 
 from ftcore import __version__
-from ftcore.atomic import describe_os_error, sha256_file
+from ftcore.atomic import atomic_write, describe_os_error, sha256_file
 from ftcore.config import write_config
 from ftcore.errors import FtdataError
 from ftcore.example import Example, normalise_content
-from ftcore.manifest import ExportManifest, SplitFile
+from ftcore.manifest import ExportManifest, SplitFile, load_split
 from ftcore.style import StyleSpec
 from ftdata.duplicates import cross_split_leaks, near_duplicate_clusters
-from ftdata.lint import lint_snapshot, prompt_text
+from ftdata.lint import answer_text, lint_snapshot, prompt_text
 from ftdata.project import ExportConfig, Project
-from ftdata.snapshot import Snapshot, SnapshotRecord
-from ftdata.status import status_from_records
+from ftdata.snapshot import Response, Snapshot, SnapshotRecord
+from ftdata.status import is_bulk_accept, status_from_records
 from ftdata.store import Store, StoreSnapshot
 
 SPLIT_ORDER = ("train", "validation", "test")
@@ -56,6 +60,23 @@ SPLIT_ORDER = ("train", "validation", "test")
 
 class ExportError(FtdataError):
     """The export would be wrong or too small; nothing was written."""
+
+
+class ExportTooSmall(ExportError):
+    """Fewer examples than `export.min_examples`: a data condition (exit 1), with the reasons counted."""
+
+    def __init__(self, message: str, details: dict[str, Any]):
+        super().__init__(message)
+        self.details = details
+
+
+# What each drop reason is governed by, named in the refusal message so that the user knows what to change.
+SETTING_OF_REASON = {
+    "quorum": "export.quorum",
+    "breaks the style spec": "export.drop_style_failures",
+    "contains a secret": "export.allow_secret_ids",
+    "keep-one-per-cluster": "export.dedupe",
+}
 
 
 @dataclass(frozen=True)
@@ -85,10 +106,18 @@ class ExportResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def decide(record: SnapshotRecord, config: ExportConfig) -> Decision:
-    """The consensus for one record from its submitted reviews."""
+def decide(record: SnapshotRecord, config: ExportConfig, senior: Sequence[Response] = ()) -> Decision:
+    """The consensus for one record from its submitted reviews; a senior reviewer's decision (the record's
+    submitted responses in the adjudication dataset, `senior`) overrides it."""
+    decisions = [r for r in senior if r.status == "submitted" and r.values.get("verdict")]
+    if decisions:
+        return _senior_decision(record, decisions)
     submitted = record.submitted()
     verdicts = [r.values.get("verdict") for r in submitted if r.values.get("verdict")]
+    bulk = any(is_bulk_accept(record, r) for r in submitted)
+    if bulk and config.bulk_accept == "meets-quorum" and set(verdicts) == {"accept"}:
+        # The lead vouched for it in bulk and no reviewer said otherwise: enough, whatever the quorum.
+        return Decision(record, "keep", "accepted in bulk by a lead", record.answer)
     if len(verdicts) < config.quorum:
         return Decision(record, "drop", f"fewer than {config.quorum} submitted verdicts (quorum)")
     [(top, votes)] = Counter(verdicts).most_common(1)
@@ -98,18 +127,37 @@ def decide(record: SnapshotRecord, config: ExportConfig) -> Decision:
         return Decision(record, "drop", "rejected by reviewers")
     if top == "accept":
         return Decision(record, "keep", "accepted", record.answer)
-    corrections = {
+    corrections = Counter(
         normalise_content(r.values["corrected"])
         for r in submitted
         if r.values.get("verdict") == "needs-edit" and (r.values.get("corrected") or "").strip()
-    }
+    )
     if not corrections:
         return Decision(record, "adjudicate", "needs-edit without a correction")
-    if len(corrections) > 1:
+    [(correction, agreeing)] = corrections.most_common(1)
+    if agreeing * 2 <= corrections.total():  # two of three corrections alike decide; one against one does not
         return Decision(record, "adjudicate", "different corrections")
     if config.correction_policy == "adjudicate":
         return Decision(record, "adjudicate", "correction to confirm (correction_policy: adjudicate)")
-    return Decision(record, "keep", "corrected", corrections.pop())
+    return Decision(record, "keep", "corrected", correction)
+
+
+def _senior_decision(record: SnapshotRecord, decisions: Sequence[Response]) -> Decision:
+    """What the senior reviewer(s) decided in the adjudication dataset: final, unless they disagree."""
+    verdicts = {r.values["verdict"] for r in decisions}
+    corrections = {
+        normalise_content(r.values.get("corrected") or "") for r in decisions if r.values["verdict"] == "needs-edit"
+    } - {""}
+    if len(verdicts) > 1 or len(corrections) > 1:
+        return Decision(record, "adjudicate", "senior reviewers disagree")
+    verdict = verdicts.pop()
+    if verdict == "accept":
+        return Decision(record, "keep", "accepted by a senior reviewer", record.answer)
+    if verdict == "reject":
+        return Decision(record, "drop", "rejected by a senior reviewer")
+    if not corrections:
+        return Decision(record, "adjudicate", "senior reviewer's needs-edit without a correction")
+    return Decision(record, "keep", "corrected by a senior reviewer", corrections.pop())
 
 
 def export_dataset(
@@ -141,7 +189,8 @@ def build_export(
     drops: Counter[str] = Counter()
     adjudication: list[dict[str, Any]] = []
     kept: list[Example] = []
-    for decision in (decide(record, config.export) for record in snapshot.records):
+    senior = {record.external_id: record.submitted() for record in snapshot.senior}
+    for decision in (decide(record, config.export, senior.get(record.external_id, ())) for record in snapshot.records):
         if decision.outcome == "drop":
             drops[decision.reason] += 1
         elif decision.outcome == "adjudicate":
@@ -150,48 +199,130 @@ def build_export(
             kept.append(_reviewed_example(decision, provenance))
 
     kept, lint_counts = _lint_and_filter(project, kept, drops)
-    splits = split_examples(
-        kept, config.split.ratios, config.split.seed, config.export.stratify_by, config.lint.near_duplicate_threshold
-    )
-    splits = _drop_leaks(splits, config.lint.near_duplicate_threshold, drops)
+    threshold = config.lint.near_duplicate_threshold
+    if config.export.dedupe == "keep-one-per-cluster":
+        kept = _keep_one_per_cluster(kept, threshold, drops)
+    warnings = []
+    holdouts = sum(1 for e in kept if e.metadata.get("holdout"))
+    if holdouts:
+        warnings.append(
+            f"{holdouts} example(s) hold test prompts (imported from fteval's review queue): "
+            "placed in the test split with their near-duplicates, never in train"
+        )
+    splits = split_examples(kept, config.split.ratios, config.split.seed, config.export.stratify_by, threshold)
+    splits = _drop_leaks(splits, threshold, drops)
 
     total = sum(len(v) for v in splits.values())
-    warnings = []
     if total < config.export.min_examples:
-        message = f"only {total} examples to export (export.min_examples is {config.export.min_examples})"
+        message, details = _too_small(total, config.export, drops, len(adjudication))
         if not allow_small:
-            raise ExportError(f"{message}: review more, or pass --allow-small; nothing was written")
-        warnings.append(message + ": exported anyway (--allow-small)")
+            raise ExportTooSmall(message, details)
+        warnings.append(f"only {total} examples to export (export.min_examples is {config.export.min_examples})"
+                        ": exported anyway (--allow-small)")  # fmt: skip
 
     content = ExportContent(splits, adjudication, drops, lint_counts, status_from_records(snapshot.records).to_dict())
     manifest = _write_export(project, snapshot, folder, content)
+    _record_last_export(project, folder, manifest, snapshot.id)
     return ExportResult(folder=folder, manifest=manifest, adjudication=adjudication, warnings=warnings)
+
+
+def _too_small(total: int, config: ExportConfig, drops: Counter[str], adjudicating: int) -> tuple[str, dict[str, Any]]:
+    """Why an export is too small, counted per reason, with the settings that govern each reason."""
+    reasons = []
+    for reason, n in drops.most_common():
+        setting = next((key for phrase, key in SETTING_OF_REASON.items() if phrase in reason), None)
+        if setting == "export.quorum":
+            reason = f"fewer than {config.quorum} submitted verdicts (export.quorum is {config.quorum})"
+        reasons.append(f"{n} {reason}" + (f" ({setting})" if setting and setting not in reason else ""))
+    if adjudicating:
+        reasons.append(f"{adjudicating} await adjudication (`ftdata adjudicate`)")
+    message = (
+        f"only {total} examples to export, fewer than export.min_examples ({config.min_examples}); "
+        f"left out: {'; '.join(reasons) or 'nothing (too few records)'}. Review more, change those settings, "
+        "or pass --allow-small; nothing was written"
+    )
+    details = {
+        "exported": total,
+        "left_out": dict(drops.most_common()),
+        "awaiting_adjudication": adjudicating,
+        "settings": {"export.min_examples": config.min_examples, "export.quorum": config.quorum},
+    }
+    return message, details
+
+
+def _record_last_export(project: Project, folder: Path, manifest: ExportManifest, snapshot_id: str) -> None:
+    """Where the latest export is, so that `ftdata check` checks its splits for leakage."""
+    record = {"folder": str(folder.resolve()), "fingerprint": manifest.fingerprint, "snapshot": snapshot_id}
+    with atomic_write(project.last_export_path) as handle:
+        handle.write(json.dumps(record, indent=2) + "\n")
+
+
+def load_export(folder: str | os.PathLike) -> dict[str, list[Example]]:
+    """An export's splits with each example's metadata (source, row, review), every file checked against the
+    manifest first: the split JSONL files carry messages only, the Parquet copies carry the metadata."""
+    import pyarrow.parquet as pq
+
+    manifest = ExportManifest.read(folder)
+    splits = {}
+    for name in manifest.splits:
+        examples = load_split(folder, name)
+        parquet = Path(folder) / "parquet" / f"{name}.parquet"
+        recorded = manifest.files.get(f"parquet/{name}.parquet")
+        metadata: dict[str, dict[str, Any]] = {}
+        if parquet.is_file() and recorded == sha256_file(parquet):
+            metadata = {row["id"]: json.loads(row["metadata"]) for row in pq.read_table(parquet).to_pylist()}
+        splits[name] = [Example(e.id, e.messages, metadata.get(e.id, {})) for e in examples]
+    return splits
+
+
+def near_duplicate_groups(examples: Sequence[Example], threshold: float) -> list[list[str]]:
+    """Ids of examples linked by a near-duplicate prompt *or* a near-duplicate answer (directly or through
+    others), each group sorted, groups in order of their first id; examples with no twin are groups of one."""
+    parent = {e.id: e.id for e in examples}
+
+    def root(node: str) -> str:
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for text_of in (prompt_text, answer_text):
+        for cluster in near_duplicate_clusters([(e.id, text_of(e)) for e in examples], threshold=threshold):
+            for member in cluster.ids[1:]:
+                a, b = root(cluster.ids[0]), root(member)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+    groups: dict[str, list[str]] = defaultdict(list)
+    for example_id in sorted(parent):
+        groups[root(example_id)].append(example_id)
+    return sorted(groups.values())
 
 
 def split_examples(
     examples: Sequence[Example], ratios: dict[str, float], seed: int, stratify_by: str, threshold: float
 ) -> dict[str, list[Example]]:
-    """A seeded split, stratified on `metadata[stratify_by]`, that keeps near-duplicate prompts together.
+    """A seeded split, stratified on `metadata[stratify_by]`, that keeps near-duplicates together.
 
-    Examples whose prompts are near-duplicates form one group and go to one split whole; within each
-    stratum, groups are shuffled with `seed` and dealt out to reach each split's ratio.
+    Examples whose prompts or answers are near-duplicates form one group and go to one split whole; a group
+    holding a test prompt (`metadata.holdout`, from fteval's review queue) goes to that split; within each
+    stratum, the other groups are shuffled with `seed` and dealt out to reach each split's ratio.
     """
     by_id = {e.id: e for e in examples}
-    clusters = near_duplicate_clusters([(e.id, prompt_text(e)) for e in examples], threshold=threshold)
-    group_of = {e.id: e.id for e in examples}
-    for cluster in clusters:
-        for member in cluster.ids:
-            group_of[member] = cluster.ids[0]
-    groups: dict[str, list[str]] = defaultdict(list)
-    for example_id in sorted(by_id):
-        groups[group_of[example_id]].append(example_id)
-
-    strata: dict[str, list[list[str]]] = defaultdict(list)
-    for members in groups.values():
-        stratum = str(by_id[members[0]].metadata.get(stratify_by, "(none)"))
-        strata[stratum].append(members)
     names = [name for name in SPLIT_ORDER if name in ratios] + sorted(set(ratios) - set(SPLIT_ORDER))
     result: dict[str, list[Example]] = {name: [] for name in names}
+    strata: dict[str, list[list[str]]] = defaultdict(list)
+    for members in near_duplicate_groups(examples, threshold):
+        pinned = sorted({str(by_id[m].metadata["holdout"]) for m in members if by_id[m].metadata.get("holdout")})
+        if pinned:
+            if pinned[0] not in result:
+                raise ExportError(
+                    f"{len(members)} example(s) (e.g. {members[0]}) hold {pinned[0]} prompts from fteval's review "
+                    f"queue, but split.ratios has no {pinned[0]!r} split: they must never be trained on"
+                )
+            result[pinned[0]].extend(by_id[m] for m in members)
+            continue
+        stratum = str(by_id[members[0]].metadata.get(stratify_by, "(none)"))
+        strata[stratum].append(members)
     rng = random.Random(seed)
     for stratum in sorted(strata):
         stratum_groups = sorted(strata[stratum])
@@ -261,19 +392,31 @@ def _lint_and_filter(project: Project, examples: list[Example], drops: Counter[s
     return kept, counts
 
 
+def _keep_one_per_cluster(examples: list[Example], threshold: float, drops: Counter[str]) -> list[Example]:
+    """`export.dedupe: keep-one-per-cluster`: of each group of near-duplicates (prompt or answer), the example
+    with the smallest id (an arbitrary but stable choice); a test prompt from a review queue is kept first."""
+    by_id = {e.id: e for e in examples}
+    keep = set()
+    for members in near_duplicate_groups(examples, threshold):
+        keep.add(min(members, key=lambda m: (not by_id[m].metadata.get("holdout"), m)))
+    left_out = len(examples) - len(keep)
+    if left_out:
+        drops["near-duplicate of another exported example (keep-one-per-cluster)"] += left_out
+    return [e for e in examples if e.id in keep]
+
+
 def _drop_leaks(splits: dict[str, list[Example]], threshold: float, drops: Counter[str]) -> dict[str, list[Example]]:
-    """A last guard after the grouped split: no prompt outside train may nearly repeat a train prompt."""
-    train = [(e.id, prompt_text(e)) for e in splits.get("train", [])]
-    for name, members in splits.items():
-        if name == "train" or not members:
-            continue
-        leaked = {
-            other
-            for _, other, _ in cross_split_leaks(train, [(e.id, prompt_text(e)) for e in members], threshold=threshold)
-        }
-        if leaked:
-            drops[f"{name} prompt nearly repeats a train prompt"] += len(leaked)
-            splits[name] = [e for e in members if e.id not in leaked]
+    """A last guard after the grouped split: no prompt or answer outside train may nearly repeat a train one."""
+    for part, text_of in (("prompt", prompt_text), ("answer", answer_text)):
+        train = [(e.id, text_of(e)) for e in splits.get("train", [])]
+        for name, members in splits.items():
+            if name == "train" or not members:
+                continue
+            others = [(e.id, text_of(e)) for e in members]
+            leaked = {other for _, other, _ in cross_split_leaks(train, others, threshold=threshold)}
+            if leaked:
+                drops[f"{name} {part} nearly repeats a train {part}"] += len(leaked)
+                splits[name] = [e for e in members if e.id not in leaked]
     return splits
 
 

@@ -1,9 +1,13 @@
 """`ftdata import`: read raw examples from JSONL, CSV, Parquet or a saved `datasets` folder into the store.
 
 Rows are mapped to the contract (chat `messages`, `prompt`/`completion`, or columns named with
-`--map user=question,assistant=answer`); provenance (source file, row) goes into metadata, other
-columns too. A row that breaks the contract is kept aside with its reasons for `ftdata check`; a
-file that is not what it claims aborts the whole import and leaves the store as it was.
+`--map user=question,assistant=answer`); provenance goes into metadata (the source file, the data
+`row` and, for text files, the `line` it starts on: a CSV cell may span lines), other columns too.
+A row that breaks the contract is kept aside with its reasons for `ftdata check`, as a rejection of
+this import: importing the same source again replaces them. A file that is not what it claims, or
+whose columns do not map to the contract at all, aborts the whole import and leaves the store as it
+was. Examples from fteval's `review_queue.jsonl` hold *test* prompts: they are marked
+(`metadata.holdout = "test"`) so that export never puts them in train.
 
 >>> results = import_files(Project.open("."), ["raw/support.csv"], mapping=ColumnMap.parse("user=q,assistant=a"))
 >>> results[0].added
@@ -20,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from ftcore.atomic import sha256_file
 from ftcore.errors import FtdataError, Problem
@@ -74,7 +78,9 @@ class ImportResult:
     rows: int = 0
     added: int = 0
     already_present: int = 0
-    rejected: list[RejectedRow] = field(default_factory=list)
+    rejected: list[RejectedRow] = field(default_factory=list)  # this file's rejected rows (all of them)
+    superseded: int = 0  # rejections of an earlier import of this source that this one replaced
+    test_prompts: int = 0  # examples marked as test prompts (from an fteval review queue)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +90,8 @@ class ImportResult:
             "added": self.added,
             "already_present": self.already_present,
             "rejected": len(self.rejected),
+            "superseded_rejections": self.superseded,
+            "test_prompts": self.test_prompts,
         }
 
 
@@ -94,51 +102,77 @@ def import_files(
     mapping: ColumnMap | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> list[ImportResult]:
-    """Import `sources` into the project's store in one all-or-nothing step; re-importing adds nothing."""
-    store = Store(project.store_path)
+    """Import `sources` into the project's store in one all-or-nothing step; re-importing adds nothing.
+
+    Each file's rejected rows replace those of an earlier import of the same source: after a fixed file is
+    imported again, `ftdata check` reports only what is still wrong in it."""
+    store = Store(project.store_path, project.config.store_history)
     with store.lock():
         snapshot = store.read()
         known_ids = {e.id for e in snapshot.examples}
-        known_rejections = {r.key for r in snapshot.rejected}
         results = []
+        changed = False
         for source in sources:
             path = Path(source)
             shown = _display_path(path, project.root)
             file_format = detect_format(path) if fmt == "auto" else fmt
             result = ImportResult(source=shown, format=file_format)
-            for row_number, row, problems in read_rows(path, file_format, mapping):
+            import_id = snapshot.next_import_id()
+            rejected: list[RejectedRow] = []
+            unmapped, columns = 0, []
+            for position, row, problems in read_rows(path, file_format, mapping):
                 result.rows += 1
                 if progress is not None:
                     progress(1)
-                provenance = {"source": shown, "row": row_number}
+                provenance = {"source": shown, "row": position.row}
+                if position.line is not None and position.line != position.row:
+                    provenance["line"] = position.line  # a CSV after its header, or a cell over several lines
                 try:
                     if problems:
                         raise InvalidExample([(p.field, p.reason) for p in problems])
                     example = row_to_example(row, mapping, provenance)
                 except InvalidExample as invalid:
+                    if isinstance(invalid, UnmappedRow):
+                        unmapped += 1
+                        columns = invalid.columns
                     raw = json.dumps(row, ensure_ascii=False, default=str) if row is not None else ""
-                    rejected = RejectedRow(shown, row_number, tuple(invalid.issues), raw[:RAW_PREVIEW_CHARS])
-                    if rejected.key not in known_rejections:
-                        known_rejections.add(rejected.key)
-                        snapshot.rejected.append(rejected)
-                        result.rejected.append(rejected)
+                    issues = tuple(invalid.issues)
+                    preview = raw[:RAW_PREVIEW_CHARS]
+                    rejected.append(RejectedRow(shown, position.row, issues, preview, position.line, import_id))
                     continue
+                result.test_prompts += example.metadata.get("holdout") == "test"
                 if example.id in known_ids:
                     result.already_present += 1
                     continue
                 known_ids.add(example.id)
                 snapshot.examples.append(example)
                 result.added += 1
-            snapshot.imports.append(
-                {
-                    **result.to_dict(),
-                    "sha256": sha256_file(path) if path.is_file() else None,
-                    "at": datetime.now(UTC).isoformat(timespec="seconds"),
-                }
-            )
+            if unmapped and unmapped == result.rows:
+                # Not one row has the contract's columns: the file needs --map, not 621 rejections in the store.
+                raise UnreadableFile(path, f"{_unmapped_reason(columns)}; nothing was imported")
+            result.rejected = rejected
+            # This import's rejections replace the earlier ones of the same source (kept as they were when
+            # nothing changed, so the store keeps its version).
+            earlier = [r for r in snapshot.rejected if r.source == shown]
+            rejections_changed = {r.key for r in earlier} != {r.key for r in rejected}
+            if rejections_changed:
+                result.superseded = len(earlier)
+                snapshot.rejected = [r for r in snapshot.rejected if r.source != shown] + rejected
+            if result.added or rejections_changed:
+                changed = True
+                snapshot.imports.append(
+                    {
+                        "id": import_id,
+                        **result.to_dict(),
+                        "sha256": sha256_file(path) if path.is_file() else None,
+                        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                        "version": store.next_version(),
+                    }
+                )
             results.append(result)
-        if any(r.added or r.rejected for r in results):
-            store.commit(snapshot)
+        if changed:
+            detail = ", ".join(f"{r.source} (+{r.added}, {len(r.rejected)} rejected)" for r in results)
+            store.commit(snapshot, "import", detail)
     return results
 
 
@@ -166,24 +200,53 @@ def detect_format(path: Path) -> str:
     raise UnreadableFile(path, "cannot tell its format from the name or content: pass --format")
 
 
+class Position(NamedTuple):
+    """Where a row is: its data row (1 = the first record after a CSV header) and the file line it starts on
+    (None for Parquet and `datasets` folders, which have no lines)."""
+
+    row: int
+    line: int | None
+
+
+class UnmappedRow(InvalidExample):
+    """A row without the contract's columns and no --map: when every row of a file is one, the file is refused."""
+
+    def __init__(self, columns: list[str]):
+        self.columns = columns
+        super().__init__([(None, _unmapped_reason(columns))])
+
+
+def _unmapped_reason(columns: Sequence[str]) -> str:
+    shown = ", ".join(map(str, columns)) or "none"
+    return f"no 'messages' or 'prompt'/'completion' columns (has: {shown}): pass --map user=COL,assistant=COL"
+
+
 def read_rows(
     path: Path, file_format: str, mapping: ColumnMap | None
-) -> Iterator[tuple[int, dict[str, Any] | None, list[Problem]]]:
-    """Yield `(row number, row as a dict or None, problems)`; raise `UnreadableFile` for the file itself."""
+) -> Iterator[tuple[Position, dict[str, Any] | None, list[Problem]]]:
+    """Yield `(position, row as a dict or None, problems)`; raise `UnreadableFile` for the file itself."""
     readers = {"jsonl": _jsonl_rows, "csv": _csv_rows, "parquet": _parquet_rows, "hf": _hf_rows}
     if file_format not in readers:
         raise FtdataError(f"--format {file_format!r}: expected one of {', '.join(FORMATS)}")
     first = True
-    for row_number, row, problems in readers[file_format](path):
-        if first and mapping is not None and row is not None:
-            # A mapped column that the data lacks is a wrong --map (or a wrong file), not a bad row.
-            missing = [c for c in mapping.columns if c not in row]
-            if missing:
-                raise UnreadableFile(
-                    path, f"no column {missing[0]!r} named in --map (columns: {', '.join(map(str, row))})"
-                )
+    for position, row, problems in readers[file_format](path):
+        if first and row is not None:
+            if mapping is not None:
+                # A mapped column that the data lacks is a wrong --map (or a wrong file), not a bad row.
+                missing = [c for c in mapping.columns if c not in row]
+                if missing:
+                    raise UnreadableFile(
+                        path, f"no column {missing[0]!r} named in --map (columns: {', '.join(map(str, row))})"
+                    )
+            elif file_format != "jsonl" and not _has_contract_columns(row):
+                # Columnar files share one header: the first row speaks for all (JSONL is judged at its end).
+                raise UnreadableFile(path, f"{_unmapped_reason(list(row))}; nothing was imported")
             first = False
-        yield row_number, row, problems
+        yield position, row, problems
+
+
+def _has_contract_columns(row: dict[str, Any]) -> bool:
+    return "messages" in row or "prompt" in row or "completion" in row
 
 
 def row_to_example(row: dict[str, Any], mapping: ColumnMap | None, provenance: dict[str, Any]) -> Example:
@@ -214,40 +277,62 @@ def row_to_example(row: dict[str, Any], mapping: ColumnMap | None, provenance: d
     elif "prompt" in row or "completion" in row:
         record = {key: row.pop(key) for key in ("system", "prompt", "completion") if key in row}
     else:
-        columns = ", ".join(map(str, row)) or "none"
-        reason = f"no 'messages' or 'prompt'/'completion' columns (has: {columns}): pass --map user=COL,assistant=COL"
-        raise InvalidExample([(None, reason)])
+        raise UnmappedRow([str(column) for column in row])
     extras = {str(k): _jsonable(v) for k, v in row.items() if v not in (None, "")}
-    record["metadata"] = {**extras, **metadata, **provenance}
+    record["metadata"] = {**extras, **metadata, **_review_queue_marks(metadata), **provenance}
     return Example.from_dict(record)
 
 
-def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, list[Problem]]]:
+def _review_queue_marks(metadata: dict[str, Any]) -> dict[str, Any]:
+    """What an example of fteval's `review_queue.jsonl` keeps of its origin: it holds a *test* prompt.
+
+    fteval writes `source: "fteval:<contestant>"` and the prompt's `test_id`; the file's own provenance
+    replaces `source`, so the marks are kept under their own keys and export keeps such examples out of train.
+    """
+    source = metadata.get("source")
+    if not (isinstance(source, str) and source.startswith("fteval:")) and "test_id" not in metadata:
+        return {}
+    return {"holdout": "test", "origin": source if isinstance(source, str) else "fteval"}
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[Position, dict[str, Any] | None, list[Problem]]]:
     for line_number, value, problems in iter_json_lines(path, fatal_encoding_errors=True):
+        position = Position(line_number, line_number)  # a JSONL row is named by its line
         if problems:
-            yield line_number, None, problems
+            yield position, None, problems
         elif not isinstance(value, dict):
-            yield line_number, None, [Problem(str(path), line_number, None, "expected a JSON object per line")]
+            yield position, None, [Problem(str(path), line_number, None, "expected a JSON object per line")]
         else:
-            yield line_number, value, []
+            yield position, value, []
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, list[Problem]]]:
+def _csv_rows(path: Path) -> Iterator[tuple[Position, dict[str, Any] | None, list[Problem]]]:
     csv.field_size_limit(CSV_FIELD_LIMIT)
     delimiter = "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
     try:
         with open_maybe_gzip(path) as binary:
             if b"\x00" in binary.peek(8192)[:8192]:
                 raise UnreadableFile(path, "binary data (NUL bytes), not a CSV text file")
+            # utf-8-sig: Excel writes a byte-order mark that would otherwise stick to the first column's name.
             text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="strict", newline="")
-            reader = csv.DictReader(text, delimiter=delimiter)
-            if reader.fieldnames is None:
+            reader = csv.reader(text, delimiter=delimiter)
+            header = next(reader, None)
+            if header is None:
                 raise UnreadableFile(path, "empty CSV: no header row")
-            for row_number, row in enumerate(reader, start=1):
-                if None in row:  # more cells than the header names
-                    yield row_number, None, [Problem(str(path), row_number, None, "more cells than header columns")]
+            data_row, lines_read = 0, reader.line_num
+            for cells in reader:
+                # The record began on the line after the previous one ended: its cells may span several lines.
+                line, lines_read = lines_read + 1, reader.line_num
+                if not cells:
+                    continue  # a blank line (csv.DictReader skips these too)
+                data_row += 1
+                position = Position(data_row, line)
+                if len(cells) > len(header):  # (the row as far as the header names it: its id column, mostly)
+                    problem = Problem(str(path), line, None, f"{len(cells)} cells, the header names {len(header)}: "
+                                      "a cell with a comma and no quotes around it?")  # fmt: skip
+                    yield position, dict(zip(header, cells, strict=False)), [problem]
                     continue
-                yield row_number, row, []
+                yield position, dict(zip(header, cells + [None] * (len(header) - len(cells)), strict=True)), []
     except UnicodeDecodeError as error:
         raise UnreadableFile(
             path, f"not UTF-8 (byte 0x{error.object[error.start]:02x}): re-encode it, e.g. iconv -f latin1 -t utf-8"
@@ -262,7 +347,7 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, list[Pro
         raise UnreadableFile(path, f"cannot read: {error.strerror or error}") from None
 
 
-def _parquet_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, list[Problem]]]:
+def _parquet_rows(path: Path) -> Iterator[tuple[Position, dict[str, Any] | None, list[Problem]]]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -272,12 +357,12 @@ def _parquet_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, list
         for batch in parquet.iter_batches(batch_size=4096):
             for row in batch.to_pylist():
                 row_number += 1
-                yield row_number, row, []
+                yield Position(row_number, None), row, []
     except (pa.ArrowException, OSError) as error:
         raise UnreadableFile(path, f"not a readable Parquet file: {error}") from None
 
 
-def _hf_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, list[Problem]]]:
+def _hf_rows(path: Path) -> Iterator[tuple[Position, dict[str, Any] | None, list[Problem]]]:
     import datasets
 
     try:
@@ -289,7 +374,7 @@ def _hf_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, list[Prob
     for split, table in splits:
         for row in table:
             row_number += 1
-            yield row_number, ({**row, "hf_split": split} if split is not None else row), []
+            yield Position(row_number, None), ({**row, "hf_split": split} if split is not None else row), []
 
 
 def _json_or_issue(text: str, field_name: str) -> Any:

@@ -16,11 +16,13 @@ import ipaddress
 import logging
 import re
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import phonenumbers
+
+from ftdata.project import DEFAULT_PHONE_REGIONS  # (the project config's default: defined there, cheap to import)
 
 if TYPE_CHECKING:
     from detect_secrets.plugins.base import RegexBasedDetector
@@ -28,10 +30,6 @@ if TYPE_CHECKING:
 PII_KINDS: frozenset[str] = frozenset({"email", "phone", "credit_card", "iban", "ip_address"})
 SECRET_KINDS: frozenset[str] = frozenset({"secret"})
 
-# Regions whose *national* formats ("(415) 555-2671", "020 7946 0958") count as phone numbers.
-# Numbers written with "+" are checked for every country. Each extra region adds false positives
-# on digit-heavy text: a national number is just digits in groups.
-NATIONAL_REGIONS: tuple[str, ...] = ("US", "GB")
 
 # When two findings overlap, the more specific kind wins: a card number is also a string of digits
 # that may pass as a phone number, an IBAN's digits may hold a Luhn-valid 16-digit run, and a
@@ -61,10 +59,11 @@ class Finding:
         return _MASKS[self.kind](text[self.start : self.end])
 
 
-def scan_text(text: str) -> list[Finding]:
+def scan_text(text: str, phone_regions: Sequence[str] = DEFAULT_PHONE_REGIONS) -> list[Finding]:
     """Every e-mail, phone, card number, IBAN, IP address and credential in `text`, by start.
 
     Overlapping matches are resolved to one finding (the more specific kind, then the longer one).
+    `phone_regions` are the regions whose national formats count (ISO 3166 codes, e.g. ["GB", "DE"]).
 
     >>> [(f.kind, f.detail) for f in scan_text("Pay DE89 3704 0044 0532 0130 00 from 192.168.1.20")]
     [('iban', 'DE'), ('ip_address', 'IPv4')]
@@ -77,7 +76,7 @@ def scan_text(text: str) -> list[Finding]:
     if "@" in text:
         found += _scan_emails(text)
     for run in _DIGIT_RUN.finditer(text):
-        found += _scan_digit_run(text, run.start(), run.end())
+        found += _scan_digit_run(text, run.start(), run.end(), phone_regions)
     if _IPV4_HINT.search(text):
         found += _scan_ipv4(text)
     if "::" in text or text.count(":") >= 7:
@@ -88,7 +87,7 @@ def scan_text(text: str) -> list[Finding]:
     return _resolve_overlaps(found)
 
 
-def scan_texts(texts: Iterable[str]) -> list[list[Finding]]:
+def scan_texts(texts: Iterable[str], phone_regions: Sequence[str] = DEFAULT_PHONE_REGIONS) -> list[list[Finding]]:
     """`scan_text` over many texts, one list of findings per text, in order.
 
     >>> [len(findings) for findings in scan_texts(["no PII here", "mail a@example.org"])]
@@ -96,7 +95,7 @@ def scan_texts(texts: Iterable[str]) -> list[list[Finding]]:
     """
     # A plain loop: each scan is a few C-level regex passes, and joining texts into one string
     # would save only the per-call overhead (about a microsecond) for a lot of offset bookkeeping.
-    return [scan_text(text) for text in texts]
+    return [scan_text(text, phone_regions) for text in texts]
 
 
 def luhn_valid(digits: str) -> bool:
@@ -192,7 +191,7 @@ def card_brand(digits: str) -> str | None:
 _DIGIT_RUN = re.compile(r"\d[\d .()-]{5,}\d")
 
 
-def _scan_digit_run(text: str, start: int, end: int) -> Iterator[Finding]:
+def _scan_digit_run(text: str, start: int, end: int, phone_regions: Sequence[str]) -> Iterator[Finding]:
     """Cards and phone numbers inside one digit run. The precise regexes run on the full text
     between `pos` and `endpos` so that their look-behinds and look-aheads see the context."""
     if start and text[start - 1] in "+(":
@@ -200,7 +199,7 @@ def _scan_digit_run(text: str, start: int, end: int) -> Iterator[Finding]:
     endpos = min(len(text), end + 2)  # the look-aheads read up to two characters past the run
     if end - start >= 13:
         yield from _scan_cards(text, start, endpos)
-    yield from _scan_phones(text, start, endpos)
+    yield from _scan_phones(text, start, endpos, phone_regions)
 
 
 def _scan_cards(text: str, pos: int = 0, endpos: int | None = None) -> Iterator[Finding]:
@@ -250,51 +249,124 @@ _PHONE = re.compile(
     # cannot make the engine try every way of splitting it into groups
     r"\+\d{1,3}(?>(?:[ .-]?\(?\d{1,6}\)?){1,6})"
     r"|(?:1[ .-]?)?\(\d{2,5}\)[ .-]?\d{2,5}(?:[ .-]\d{2,6}){0,3}"  # (415) 555-2671
-    r"|\d{1,5}(?:[ .-]\d{2,6}){1,4}"  # 415-555-2671, 020 7946 0958, 1-800-555-0199
+    r"|\d{1,5}(?:[ .-]\d{2,8}){1,4}"  # 415-555-2671, 020 7946 0958, 1-800-555-0199, 0151 23456789
     r")"
     rf"(?![\w]|[.,/-]\d)(?!\s?[{_OPERATORS}])"
 )
 
 
-def _scan_phones(text: str, pos: int = 0, endpos: int | None = None) -> Iterator[Finding]:
+def _scan_phones(
+    text: str, pos: int = 0, endpos: int | None = None, regions: Sequence[str] = DEFAULT_PHONE_REGIONS
+) -> Iterator[Finding]:
     for match in _PHONE.finditer(text, pos, len(text) if endpos is None else endpos):
         raw = match.group()
         # The candidate may run on into a following number ("+1 512 389 4253 3 boys"): try it
         # whole, then ending at each earlier digit group, longest first.
         for cut in reversed([group.end() for group in _GROUPS.finditer(raw)]):
-            finding = _phone_number(raw[:cut], match.start())
+            finding = _phone_number(raw[:cut], match.start(), regions)
             if finding:
                 yield finding
                 break
 
 
-def _phone_number(raw: str, offset: int) -> Finding | None:
+def _phone_number(raw: str, offset: int, regions: Sequence[str]) -> Finding | None:
     digits = sum(char.isdigit() for char in raw)
     if not 7 <= digits <= 15 or (raw[0] != "+" and not _national_grouping(raw)):
         return None
+    # "+": the country code says where it is from; the region only matters for national formats.
+    tried = ("US",) if raw[0] == "+" else tuple(regions)
     # PhoneNumberMatcher on the candidate alone: it parses and validates against the metadata of
-    # every country, and costs ~1 ms per text when run on whole texts instead.
-    for region in ("US",) if raw[0] == "+" else NATIONAL_REGIONS:
+    # every country, and costs ~1 ms per text when run on whole texts instead. A national number can be
+    # valid in several regions ("06 12 34 56 78" in France and Germany): the region that writes it in
+    # these very groups names it, else the first in the project's order.
+    first = None
+    for region in tried:
+        if raw[0] != "+" and not _has_trunk_prefix(raw, region):
+            continue
         for number in phonenumbers.PhoneNumberMatcher(raw, region):
             detail = phonenumbers.region_code_for_number(number.number) or "international"
-            return Finding("phone", detail, offset + number.start, offset + number.end)
-    return None
+            finding = Finding("phone", detail, offset + number.start, offset + number.end)
+            if raw[0] == "+" or _written_as(raw, number.number, phonenumbers.PhoneNumberFormat.NATIONAL):
+                return finding
+            first = first or finding
+            break
+        else:
+            detail = _reserved_range_number(raw, region)
+            if detail:
+                return first or Finding("phone", detail, offset, offset + len(raw))
+    return first
+
+
+def _written_as(raw: str, number: phonenumbers.PhoneNumber, layout: int) -> bool:
+    """Whether `raw` has the digit groups of `number` formatted in `layout` (NATIONAL, INTERNATIONAL)."""
+    written = [len(group) for group in _GROUPS.findall(raw)]
+    return written == [len(group) for group in _GROUPS.findall(phonenumbers.format_number(number, layout))]
+
+
+def _has_trunk_prefix(raw: str, region: str) -> bool:
+    """Where national numbers are dialled with a trunk "0" (GB, AU, DE, FR, IN, ...), they are written with it:
+    without it, "1920 1080" is a screen size, not an Australian number. (North America's "1" is optional, and
+    Italy and Spain have none.)"""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    return metadata is None or metadata.national_prefix != "0" or raw.lstrip("(").startswith("0")
+
+
+def _reserved_range_number(raw: str, region: str) -> str | None:
+    """The region of a number phonenumbers calls invalid only because its range is unassigned or reserved
+    (the UK's 07700 900xxx for drama, 01632 960xxx), yet written exactly as that region writes its numbers:
+    a complete number (not a local-only one) whose digit groups are the region's own format. Such numbers
+    stand in for real ones in data (and are still a number a model learns to write); a look-alike in other
+    groups ("12345 678901") is not one."""
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
+        return None
+    layout = phonenumbers.PhoneNumberFormat.INTERNATIONAL if raw[0] == "+" else phonenumbers.PhoneNumberFormat.NATIONAL
+    if not _written_as(raw, number, layout):
+        return None
+    return phonenumbers.region_code_for_country_code(number.country_code)
 
 
 _GROUPS = re.compile(r"\d+")
 
 
 def _national_grouping(raw: str) -> bool:
-    """Digit groups the way people write phone numbers: "3.14.15" or "12 100" are not."""
+    """Digit groups the way people write phone numbers: "3.14.15", "12 100", a range "1999-2004" or a date
+    "09.11.2017" are not."""
     groups = _GROUPS.findall(raw)
     if "(" not in raw and len(groups) < 2:
+        return False
+    if _range_or_date(raw, groups):
         return False
     if "." in raw and (len(groups) < 3 or any(len(g) > 4 for g in groups)):
         return False  # 415.555.2671, but not a decimal
     if len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:]) and "(" not in raw:
         return False  # "2 345 678 901": thousands separators (SI, German), not a phone number
-    # Only a leading trunk/country "1" may be a single digit; the subscriber part is 3+ digits.
-    return all(len(g) >= 2 for g in groups[1:]) and len(groups[-1]) >= 3
+    # Only a leading trunk/country "1" may be a single digit; the subscriber part is 3+ digits, or pairs
+    # all through ("06 12 34 56 78" in France, Belgium, the Netherlands).
+    pairs = len(groups) >= 4 and all(len(g) == 2 for g in groups)
+    return all(len(g) >= 2 for g in groups[1:]) and (len(groups[-1]) >= 3 or pairs)
+
+
+def _range_or_date(raw: str, groups: list[str]) -> bool:
+    """ "1992-2003" and "32768-65535" (ranges: two groups of one length, rising), "02110-1301" (a US ZIP+4),
+    "09.11.2017" and "2008-12-15" (dates): digit groups that read as a phone number in some region."""
+    if len(groups) == 2 and "-" in raw:
+        first, second = groups
+        if len(first) == len(second) and first < second:
+            return True
+        if (len(first), len(second)) == (5, 4):
+            return True
+    if len(groups) == 3:
+        numbers = [int(g) for g in groups]
+        if len(groups[0]) == 4 and 1900 <= numbers[0] <= 2099:
+            return 1 <= numbers[1] <= 12 and 1 <= numbers[2] <= 31
+        if len(groups[2]) == 4 and 1900 <= numbers[2] <= 2099:
+            day_first = 1 <= numbers[1] <= 12 and 1 <= numbers[0] <= 31
+            return day_first or (1 <= numbers[0] <= 12 and 1 <= numbers[1] <= 31)
+    return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,10 +426,62 @@ def _scan_ipv4(text: str) -> Iterator[Finding]:
         if len(match.group()) == 7:
             continue  # "1.2.3.4" is section numbering far more often than someone's address
         try:
-            ipaddress.IPv4Address(match.group())  # rejects octets over 255 and leading zeros
+            address = ipaddress.IPv4Address(match.group())  # rejects octets over 255 and leading zeros
         except ValueError:
             continue
-        yield Finding("ip_address", "IPv4", match.start(), match.end())
+        if _reads_as_address(text, match.start(), match.end(), address):
+            yield Finding("ip_address", "IPv4", match.start(), match.end())
+
+
+# Four dotted numbers are also build and version numbers ("4.3.0.1", "brotlicffi>=1.2.0.2", "2.1.8.2-1"):
+# the words around them, and their shape, tell the two apart.
+_IP_WORDS = re.compile(
+    r"\b(?:ip|ipv4|ips|address(?:es)?|addr|host(?:name)?s?|server|gateway|router|dns|nameserver|subnet|netmask"
+    r"|broadcast|ping|ssh|proxy|vpn|lan|wan|wi-?fi|client|remote|peer|bind|listen(?:ing|s)?|inet|firewall"
+    r"|blocked|banned|allow-?list|deny-?list|whitelist(?:ed)?|blacklist(?:ed)?|connect(?:ed|ing|ion|s)?"
+    r"|logged\s+in|login|sign-?in|visitor|laddr|raddr)\b",
+    re.IGNORECASE,
+)
+_VERSION_WORDS = re.compile(
+    r"\b(?:v|ver|version(?:s|ed)?|release[sd]?|build|firmware|driver|update[sd]?|upgrade[sd]?|patch(?:ed|es)?"
+    r"|upstream|bump(?:ed|s)?|changelog|kb|sdk|rev|revision|tag(?:ged)?|snapshot|package|pkg|requires?"
+    r"|dependency|dependencies|pinned|backport(?:ed)?|debian|ubuntu)\b",
+    re.IGNORECASE,
+)
+# A version's own punctuation: a requirement operator before it, a release suffix after it ("-1", "~rc1", "+dfsg").
+_VERSION_BEFORE = re.compile(r"(?:[<>=!~]=?|[vV]|[\w][-_])$")
+_VERSION_AFTER = re.compile(r"[-~+][0-9A-Za-z]")
+# An address's own punctuation: a port or prefix length after it, a URL scheme or user@ before it.
+_ADDRESS_AFTER = re.compile(r":\d{1,5}(?!\d)|/\d{1,2}(?![\d.])")
+_ADDRESS_BEFORE = re.compile(r"(?://|@|\[)$")
+CONTEXT_CHARS = 40  # how far around the match a word counts as context (about one clause)
+
+
+def _reads_as_address(text: str, start: int, end: int, address: ipaddress.IPv4Address) -> bool:
+    """Whether four dotted numbers are an IPv4 address rather than a build or version number.
+
+    Its own punctuation decides first (a port or URL: an address; a version operator or release suffix: a
+    version), then the nearest telling word within a clause (server, ssh, blocked ... or version, build,
+    release ...). With neither, only a private, loopback or link-local address, or one with an octet of 100
+    or more, counts: versions keep small numbers, and a random public address has all four below 100 only
+    2 % of the time.
+    """
+    before, after = text[max(0, start - CONTEXT_CHARS) : start], text[end : end + CONTEXT_CHARS]
+    if address.is_loopback or _ADDRESS_AFTER.match(after) or _ADDRESS_BEFORE.search(before):
+        return True  # (no version is 127.x.y.z: "listen-on-127.0.0.1.patch" names an address)
+    if _VERSION_BEFORE.search(before) or _VERSION_AFTER.match(after):
+        return False
+    # The nearest cue wins: "upgraded to 4.3.0.1 on the server" is a version.
+    cues = [(len(before) - m.end(), True) for m in _IP_WORDS.finditer(before)]
+    cues += [(len(before) - m.end(), False) for m in _VERSION_WORDS.finditer(before)]
+    cues += [(m.start(), True) for m in _IP_WORDS.finditer(after)]
+    cues += [(m.start(), False) for m in _VERSION_WORDS.finditer(after)]
+    if cues:
+        return min(cues)[1]
+    if str(address).startswith("0."):
+        return False  # "this network": nobody's address, but "0.1.99.2" is many a version
+    special = address.is_private or address.is_loopback or address.is_link_local
+    return special or any(int(octet) >= 100 for octet in str(address).split("."))
 
 
 def _scan_ipv6(text: str) -> Iterator[Finding]:

@@ -3,7 +3,9 @@
 The design is one function of the project config, saved as JSON beside every export, so anyone
 can see what annotators were asked. Records carry the example id as their Argilla `external_id`:
 pushing again updates them in place (responses kept), never duplicates, and a push cut off half
-way simply completes on the next run.
+way simply completes on the next run. Metadata to filter on: the source file, lint flags, the
+near-duplicate cluster, token counts, and the project's own columns (`id_column`, e.g. ticket_id,
+and `review.metadata_columns`, e.g. channel).
 
 >>> result = push(Project.open("."), ArgillaConnection.from_env())
 >>> result.pushed, result.skipped
@@ -41,6 +43,9 @@ SUGGESTED_TAG = {
 }
 SUGGESTION_AGENT = f"ftdata check {__version__}"
 MAX_BULK_RECORDS = 500  # Argilla's limit per bulk upsert
+# Record metadata that `ftdata accept` sets: the lead whose response on the record is a bulk accept. Push
+# keeps it (push owns the other metadata and rewrites it from the lint).
+BULK_ACCEPT_KEY = "bulk_accepted_by"
 
 
 class ReviewError(FtdataError):
@@ -72,9 +77,11 @@ def review_settings(project: Project, with_tokens: bool, client: rg.Argilla | No
         rg.TermsMetadataProperty("source", title="Source file", client=client),
         rg.TermsMetadataProperty("lint_flags", options=list(LINT_FLAGS), title="Lint flags", client=client),
         rg.TermsMetadataProperty("near_duplicate_cluster", title="Near-duplicate cluster", client=client),
+        rg.TermsMetadataProperty(BULK_ACCEPT_KEY, title="Accepted in bulk by (a lead)", client=client),
     ]
     if with_tokens:
         metadata.append(rg.IntegerMetadataProperty("tokens", title="Tokens", client=client))
+    metadata += [rg.TermsMetadataProperty(name, title=name, client=client) for name in user_columns(project)]
     return rg.Settings(
         fields=[
             rg.ChatField(name="conversation", title="Conversation (up to the last user turn)"),
@@ -92,6 +99,12 @@ def review_settings(project: Project, with_tokens: bool, client: rg.Argilla | No
         guidelines=guidelines_text(project),
         distribution=rg.TaskDistribution(min_submitted=project.config.review.annotators_per_record),
     )
+
+
+def user_columns(project: Project) -> list[str]:
+    """The project's own columns sent to Argilla as metadata: its id column first, then `review.metadata_columns`."""
+    config = project.config
+    return list(dict.fromkeys([*([config.id_column] if config.id_column else []), *config.review.metadata_columns]))
 
 
 def settings_json(settings: rg.Settings) -> str:
@@ -121,18 +134,30 @@ def push(
     include_secrets: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> PushResult:
-    """Create or update the project's review dataset and upsert every reviewable example into it."""
+    """Create or update the project's review dataset and upsert every reviewable example into it.
+
+    Its inputs are checked before the lint runs (the longest step): the guidelines, the style spec and the
+    server (reachable, the key accepted)."""
+    from ftcore.style import StyleSpec
     from ftdata.lint import lint  # runs the same checks as `ftdata check`, for flags and suggestions
     from ftdata.store import Store
 
-    report = lint(project, progress=progress)
-    examples = Store(project.store_path).read().examples
+    guidelines_text(project)
+    if project.style_path is not None:
+        StyleSpec.load(project.style_path)
     client = connection.client()
+    report = lint(project, progress=progress, last_export=False)
+    examples = Store(project.store_path).read().examples
+    existed = find_dataset(project, client) is not None
     dataset = ensure_dataset(project, client, with_tokens=project.config.lint.tokenizer is not None)
     question_ids = {question.name: str(question.id) for question in dataset.settings.questions}
+    kept_metadata = _metadata_to_keep(connection, str(dataset.id)) if existed else {}
 
     known_metadata = {m.name for m in dataset.settings.metadata}
-    items, skipped = review_records(report, examples, question_ids, known_metadata, include_secrets)
+    columns = user_columns(project)
+    # The team's own columns, and what annotators' bulk accepts left on a record (kept across pushes).
+    extra = {e.id: {**{c: e.metadata.get(c) for c in columns}, **kept_metadata.get(e.id, {})} for e in examples}
+    items, skipped = review_records(report, examples, question_ids, known_metadata, include_secrets, extra)
     result = PushResult(dataset_id=str(dataset.id), url=f"{connection.api_url}/dataset/{dataset.id}/annotation-mode")
     batch_size = min(project.config.review.batch_size, MAX_BULK_RECORDS)
     for start in range(0, len(items), batch_size):
@@ -151,10 +176,11 @@ def review_records(
     question_ids: Mapping[str, str],
     known_metadata: Collection[str],
     include_secrets: bool = False,
+    extra_metadata: Mapping[str, dict[str, Any]] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
     """The records `push` sends for `examples`, as items of Argilla's bulk upsert (fields, metadata, the lint's
     suggestions), and the example ids it leaves out, by reason. `question_ids` maps a question name to its server
-    id; metadata the dataset does not know is left out.
+    id; metadata the dataset does not know is left out; `extra_metadata` adds metadata per example id.
 
     >>> items, skipped = review_records(lint(project), examples, {"issues": issues_id}, {"source", "lint_flags"})
     """
@@ -172,7 +198,8 @@ def review_records(
             skipped.setdefault("exact copy of an example already pushed", []).append(example.id)
         else:
             tokens = report.token_counts.get(example.id)
-            items.append(_record_item(example, flags.get(example.id, {}), tokens, question_ids, known_metadata))
+            extra = (extra_metadata or {}).get(example.id)
+            items.append(_record_item(example, flags.get(example.id, {}), tokens, question_ids, known_metadata, extra))
     return items, skipped
 
 
@@ -181,7 +208,7 @@ def ensure_dataset(project: Project, client: rg.Argilla, with_tokens: bool) -> r
     import argilla as rg
 
     config = project.config
-    workspace = _quietly(lambda: client.workspaces(name=config.workspace))
+    workspace = quietly(lambda: client.workspaces(name=config.workspace))
     if workspace is None:
         workspace = rg.Workspace(name=config.workspace, client=client).create()
     dataset = find_dataset(project, client)
@@ -198,17 +225,65 @@ def ensure_dataset(project: Project, client: rg.Argilla, with_tokens: bool) -> r
     if dataset.settings.guidelines != wanted.guidelines:
         dataset.settings.guidelines = wanted.guidelines
         dataset.update()
+    _add_missing_metadata(dataset, wanted)
     return dataset
 
 
+def _add_missing_metadata(dataset: rg.Dataset, wanted: rg.Settings) -> None:
+    """Metadata properties the design has and the dataset lacks (a column added to `review.metadata_columns`, a
+    dataset made by an older ftdata): Argilla adds them to a published dataset; the records get values on push."""
+    have = {m.name for m in dataset.settings.metadata}
+    missing = [m for m in wanted.metadata if m.name not in have]
+    for prop in missing:
+        prop.dataset = dataset
+        prop.create()
+    if missing:
+        dataset.settings.get()  # read the new properties back, so `push` sends their values
+
+
+def _metadata_to_keep(connection: ArgillaConnection, dataset_id: str) -> dict[str, dict[str, Any]]:
+    """Per example id, the record metadata that push does not own (a lead's bulk-accept mark): a push sends
+    a record's whole metadata, and would otherwise erase it."""
+    kept: dict[str, dict[str, Any]] = {}
+    offset = 0
+    while True:
+        page = connection.request(
+            "GET", f"/api/v1/datasets/{dataset_id}/records", params={"offset": offset, "limit": 1000}
+        )
+        for item in page["items"]:
+            mark = (item.get("metadata") or {}).get(BULK_ACCEPT_KEY)
+            if mark is not None and item.get("external_id"):
+                kept[item["external_id"]] = {BULK_ACCEPT_KEY: mark}
+        offset += len(page["items"])
+        if not page["items"] or offset >= page.get("total", 0):
+            return kept
+
+
 def find_dataset(project: Project, client: rg.Argilla) -> rg.Dataset | None:
-    workspace = _quietly(lambda: client.workspaces(name=project.config.workspace))
+    workspace = quietly(lambda: client.workspaces(name=project.config.workspace))
     if workspace is None:
         return None
-    return _quietly(lambda: client.datasets(name=project.config.dataset, workspace=workspace))
+    return quietly(lambda: client.datasets(name=project.config.dataset, workspace=workspace))
 
 
-def _quietly(lookup: Callable[[], Any]) -> Any:
+def senior_workspace(project: Project) -> str:
+    """The workspace of the senior review: annotators of the main review are not members, so they never see it."""
+    return project.config.review.senior_workspace or f"{project.config.workspace}-senior"
+
+
+def senior_dataset_name(project: Project) -> str:
+    return f"{project.config.dataset}-adjudication"
+
+
+def find_senior_dataset(project: Project, client: rg.Argilla) -> rg.Dataset | None:
+    """The adjudication dataset (`ftdata adjudicate` makes it), or None."""
+    workspace = quietly(lambda: client.workspaces(name=senior_workspace(project)))
+    if workspace is None:
+        return None
+    return quietly(lambda: client.datasets(name=senior_dataset_name(project), workspace=workspace))
+
+
+def quietly(lookup: Callable[[], Any]) -> Any:
     """An SDK lookup without its "not found" warning: the None it returns says it."""
     import warnings
 
@@ -257,9 +332,12 @@ def _record_item(
     tokens: int | None,
     question_ids: Mapping[str, str],
     known_metadata: Collection[str],
+    extra_metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     kinds = sorted(flags.get("kinds", ()))
     metadata: dict[str, Any] = {"source": str(example.metadata.get("source", "(unknown)")), "lint_flags": kinds}
+    # The user's columns, as terms (Argilla filters terms by their text), and what push keeps.
+    metadata |= {key: str(value) for key, value in (extra_metadata or {}).items() if value not in (None, "", [])}
     if flags.get("cluster"):
         metadata["near_duplicate_cluster"] = flags["cluster"]
     if tokens is not None:

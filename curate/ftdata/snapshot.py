@@ -4,6 +4,8 @@ Export reads snapshots only, so it never depends on the server being up, and the
 always gives the same export. A snapshot is a folder under `.ftdata/snapshots/`:
 
     records.parquet   one row per record: ids, status, fields, metadata, suggestions, responses
+    senior.parquet    the same for the adjudication dataset (`ftdata adjudicate`), when there is one:
+                      the senior reviewers' decisions, which export applies
     snapshot.json     where and when it was pulled, counts, the review design, the guideline version
 
 Its files are made read-only once written; a new pull makes a new snapshot.
@@ -31,10 +33,11 @@ from ftcore.errors import FtdataError
 from ftcore.example import Example
 from ftdata.argilla_client import ArgillaConnection
 from ftdata.project import Project
-from ftdata.review import ReviewError, find_dataset, guideline_version, settings_json
+from ftdata.review import ReviewError, find_dataset, find_senior_dataset, guideline_version, settings_json
 
 PAGE_SIZE = 1000  # Argilla's largest page for listing records
 RECORDS_FILE = "records.parquet"
+SENIOR_FILE = "senior.parquet"
 INFO_FILE = "snapshot.json"
 # What export reads from snapshot.json (`review_design` is optional).
 INFO_KEYS = ("workspace", "dataset", "content_sha256", "guideline_version", "pulled_at")
@@ -77,6 +80,7 @@ class Snapshot:
     info: dict[str, Any]
     records: list[SnapshotRecord] = field(default_factory=list)
     unchanged: bool = False  # `pull` found nothing new since this (existing) snapshot
+    senior: list[SnapshotRecord] = field(default_factory=list)  # the adjudication dataset's records
 
     @classmethod
     def load(cls, project: Project, snapshot_id: str | None = None) -> Snapshot:
@@ -101,6 +105,8 @@ class Snapshot:
                 raise ValueError(f"missing {', '.join(missing)}")
             path = folder / RECORDS_FILE
             records = [_record_from_row(row) for row in pq.read_table(path).to_pylist()]
+            path = folder / SENIOR_FILE
+            senior = [_record_from_row(row) for row in pq.read_table(path).to_pylist()] if path.is_file() else []
         except (OSError, ValueError, KeyError, TypeError, RecursionError, pa.ArrowException) as error:
             # ValueError holds JSONDecodeError, UnicodeDecodeError and pyarrow's ArrowInvalid
             if isinstance(error, FileNotFoundError):
@@ -110,7 +116,7 @@ class Snapshot:
             else:
                 reason = " ".join(str(error).split())[:200] or type(error).__name__
             raise SnapshotError(f"{path}: damaged ({reason}): run `ftdata pull` again") from None
-        return cls(id=chosen, info=info, records=records)
+        return cls(id=chosen, info=info, records=records, senior=senior)
 
 
 def list_snapshots(project: Project) -> list[str]:
@@ -136,10 +142,14 @@ def pull(
     pulled_at = datetime.now(UTC)
     min_submitted = getattr(dataset.settings.distribution, "min_submitted", None)
     records = list(fetch_records(connection, str(dataset.id), usernames, progress, min_submitted))
+    senior_dataset = find_senior_dataset(project, client)
+    senior = list(fetch_records(connection, str(senior_dataset.id), usernames, None)) if senior_dataset else []
     statuses = Counter(r.status for record in records for r in record.responses)
     design = settings_json(dataset.settings)
     rows = [_record_to_row(record) for record in records]
-    content = hashlib.sha256(json.dumps(rows, sort_keys=True, default=str).encode()).hexdigest()
+    senior_rows = [_record_to_row(record) for record in senior]
+    hashed = rows if not senior_rows else {"records": rows, "senior": senior_rows}  # (old snapshots: rows only)
+    content = hashlib.sha256(json.dumps(hashed, sort_keys=True, default=str).encode()).hexdigest()
     snapshot_id = f"{pulled_at.strftime('%Y%m%dT%H%M%SZ')}-{content[:8]}"
     info = {
         "id": snapshot_id,
@@ -150,6 +160,7 @@ def pull(
         "pulled_at": pulled_at.isoformat(timespec="seconds"),
         "records": len(records),
         "responses": dict(sorted(statuses.items())),
+        "senior_decisions": sum(len(record.submitted()) for record in senior),
         "content_sha256": content,
         "guideline_version": guideline_version(dataset.settings.guidelines or ""),
         "min_submitted": min_submitted,
@@ -160,9 +171,9 @@ def pull(
     same = ("dataset_id", "content_sha256", "guideline_version", "min_submitted", "review_design")
     if latest is not None and all(latest.get(key) == info[key] for key in same):
         # Nothing changed on the server: the latest snapshot is this one, so an export of it stays byte-identical.
-        return Snapshot(id=latest["id"], info=latest, records=records, unchanged=True)
-    _write_snapshot(project.snapshots_path, snapshot_id, rows, info)
-    return Snapshot(id=snapshot_id, info=info, records=records)
+        return Snapshot(id=latest["id"], info=latest, records=records, unchanged=True, senior=senior)
+    _write_snapshot(project.snapshots_path, snapshot_id, rows, info, senior_rows)
+    return Snapshot(id=snapshot_id, info=info, records=records, senior=senior)
 
 
 def _latest_info(project: Project) -> dict[str, Any] | None:
@@ -258,7 +269,13 @@ def _record_from_row(row: dict[str, Any]) -> SnapshotRecord:
     )
 
 
-def _write_snapshot(root: Path, snapshot_id: str, rows: list[dict[str, Any]], info: dict[str, Any]) -> None:
+def _write_snapshot(
+    root: Path,
+    snapshot_id: str,
+    rows: list[dict[str, Any]],
+    info: dict[str, Any],
+    senior_rows: list[dict[str, Any]] = (),
+) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -266,11 +283,16 @@ def _write_snapshot(root: Path, snapshot_id: str, rows: list[dict[str, Any]], in
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     columns = ["external_id", "server_id", "status", "conversation", "answer", "metadata", "suggestions", "responses"]
-    table = pa.table({c: pa.array([row[c] for row in rows], type=pa.string()) for c in columns})
-    pq.write_table(table, staging / RECORDS_FILE)
+    written = [RECORDS_FILE, INFO_FILE]
+    for name, table_rows in ((RECORDS_FILE, rows), (SENIOR_FILE, senior_rows)):
+        if name == SENIOR_FILE and not table_rows:
+            continue
+        table = pa.table({c: pa.array([row[c] for row in table_rows], type=pa.string()) for c in columns})
+        pq.write_table(table, staging / name)
+        written += [name] if name == SENIOR_FILE else []
     with atomic_write(staging / INFO_FILE) as handle:
         handle.write(json.dumps(info, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-    for name in (RECORDS_FILE, INFO_FILE):
+    for name in written:
         os.chmod(staging / name, 0o444)  # a snapshot is evidence: never edited in place
     if (root / snapshot_id).exists():  # pulled twice within a second with the same content: the same snapshot
         shutil.rmtree(staging)

@@ -1,5 +1,9 @@
 """`ftdata stats`: what the data holds and what training on it will cost, before anyone pays.
 
+Token counts come from the base model's tokenizer and chat template (`lint.tokenizer`). On a fresh
+project without one they are estimated, at 4 characters per token (the usual rule of thumb for
+English with a BPE tokenizer), and the result says so (`estimated`).
+
 >>> stats = compute_stats(Project.open("."))
 >>> stats.training_tokens, stats.costs
 >>> plot_token_histogram(stats, "token_histogram.png")
@@ -15,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from ftcore.atomic import atomic_write
-from ftcore.errors import FtdataError
 from ftcore.example import Example
 from ftcore.training import estimate_cost
 from ftdata.project import CostConfig, Project
@@ -40,6 +43,7 @@ class Stats:
     gpu_usd_per_hour: float
     tokenizer: str
     counts: TokenCounts | None = field(default=None, repr=False)  # per example, for the histogram
+    estimated: bool = False  # no tokenizer: counts are characters / CHARS_PER_TOKEN
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -47,17 +51,34 @@ class Stats:
         return data
 
 
+CHARS_PER_TOKEN = 4
+ESTIMATE = f"estimate ({CHARS_PER_TOKEN} characters per token; set lint.tokenizer for exact counts)"
+
+
 def compute_stats(project: Project, progress: Callable[[int], None] | None = None) -> Stats:
-    """Counts, token distributions and cost estimates for the project's store."""
+    """Counts, token distributions and cost estimates for the project's store (token counts estimated when
+    `lint.tokenizer` is not set, and no train_config names the base model)."""
     tokenizer = project.config.lint.tokenizer
-    if tokenizer is None:
-        raise FtdataError(
-            f"{project.config_path}: lint.tokenizer is not set: token counts need the base model's tokenizer "
-            "(name the train config in train_config, or set lint.tokenizer)"
-        )
     examples = Store(project.store_path).read().examples
+    if tokenizer is None:
+        stats = stats_from_counts(examples, estimate_tokens(examples), project.config.cost, ESTIMATE)
+        stats.estimated = True
+        return stats
     counts = count_tokens(examples, load_tokenizer(tokenizer), progress=progress)
     return stats_from_counts(examples, counts, project.config.cost, tokenizer.label())
+
+
+def estimate_tokens(examples: Sequence[Example]) -> TokenCounts:
+    """Token counts from characters: each turn's text plus a few characters of chat markup, / CHARS_PER_TOKEN,
+    rounded up (an answer is never 0 tokens).
+
+    >>> estimate_tokens([Example.from_prompt_completion("What is 2+2?", "4")])
+    TokenCounts(prompt=[5], completion=[3], total=[8])
+    """
+    markup = 8  # per turn: a role marker and an end-of-turn token, as a chat template adds
+    prompt = [-(-sum(len(m.content) + markup for m in e.prompt_messages) // CHARS_PER_TOKEN) for e in examples]
+    completion = [-(-(len(e.completion) + markup) // CHARS_PER_TOKEN) for e in examples]
+    return TokenCounts(prompt, completion, [p + c for p, c in zip(prompt, completion, strict=True)])
 
 
 def stats_from_counts(examples: Sequence[Example], counts: TokenCounts, cost: CostConfig, tokenizer: str) -> Stats:

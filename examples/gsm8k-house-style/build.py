@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parents[1] / "curate")]  # ftdata from this checkout, installed or not
+sys.path[:0] = [str(HERE.parents[1] / "core"), str(HERE.parents[1] / "curate")]  # ftcore and ftdata from this checkout
 
 from ftcore import Example  # noqa: E402
 

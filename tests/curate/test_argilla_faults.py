@@ -2,15 +2,13 @@
 killed while annotators submit, and `ftdata pull` while they submit. Nothing may be lost, duplicated
 or half-written, and what fails must fail visibly.
 
-These tests kill and restart servers, so they run their own private instance of
-scripts/argilla-local.sh (own state folder and ports, the default instance's virtualenv), never
-the default one on port 6900 that other tests share.
+These tests kill and restart servers, so they run a private instance of scripts/argilla-local.sh of
+their own (own state folder and free ports, the server's virtualenv), apart from the one the other
+tests of the session share.
 """
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,10 +17,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from private_argilla import PrivateArgilla
 from review_helpers import make_review_project
 
 from ftdata.annotators import add_annotators
-from ftdata.argilla_client import ArgillaConnection
 from ftdata.importers import ColumnMap, import_files
 from ftdata.review import answer_record, find_dataset, push
 from ftdata.snapshot import Snapshot, fetch_records, pull
@@ -31,96 +29,26 @@ from ftdata.store import Store
 
 pytestmark = [pytest.mark.argilla, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "scripts" / "argilla-local.sh"
 FTDATA = Path(sys.executable).parent / "ftdata"
-# Ports of the private instance, away from the default 6900/19200/16379; free ones are used if taken.
-PREFERRED_PORTS = {"FTKIT_ARGILLA_PORT": 6910, "FTKIT_ARGILLA_ES_PORT": 19210, "FTKIT_ARGILLA_REDIS_PORT": 16389}
 SUBMITTED_FILTER = {"type": "terms", "scope": {"entity": "response", "property": "status"}, "values": ["submitted"]}
 
 
-class PrivateArgilla:
-    """A second argilla-local.sh instance for fault tests: its own state folder and ports; it reuses the
-    default instance's virtualenv (FTKIT_ARGILLA_VENV), so starting it cold takes seconds, not a pip install."""
-
-    def __init__(self, home: Path):
-        self.home = home
-        default_home = Path(os.environ.get("FTKIT_ARGILLA_HOME") or REPO / ".argilla-local")
-        venv = os.environ.get("FTKIT_ARGILLA_VENV") or str(default_home / "venv")
-        ports = _ports(PREFERRED_PORTS)
-        self.script_env = {**os.environ, "FTKIT_ARGILLA_HOME": str(home), "FTKIT_ARGILLA_VENV": venv, **ports}
-        self.connection: ArgillaConnection | None = None
-
-    def script(self, command: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            ["bash", str(SCRIPT), command], env=self.script_env, capture_output=True, text=True, timeout=600
-        )
-
-    def up(self) -> ArgillaConnection:
-        result = self.script("up")
-        assert result.returncode == 0, f"argilla-local.sh up failed:\n{result.stderr[-3000:]}"
-        lines = result.stdout.splitlines()
-        exports = dict(line.removeprefix("export ").split("=", 1) for line in lines if line.startswith("export "))
-        self.connection = ArgillaConnection.from_env(exports)
-        return self.connection
-
-    def kill(self, component: str) -> None:
-        """SIGKILL a component's whole process group (its pid file names the group leader), as a crash would."""
-        pid = int((self.home / f"{component}.pid").read_text())
-        os.killpg(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 30
-        while _group_runs(pid):
-            assert time.monotonic() < deadline, f"{component} (process group {pid}) still runs 30 s after SIGKILL"
-            time.sleep(0.1)
-
-    def cli_env(self) -> dict[str, str]:
-        assert self.connection is not None
-        return {**os.environ, "ARGILLA_API_URL": self.connection.api_url, "ARGILLA_API_KEY": self.connection.api_key}
-
-
-def _group_runs(pgid: int) -> bool:
-    """Whether a process of group `pgid` still runs (zombies, which nobody may reap here, do not count)."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            state, _, group = stat.read_text().rsplit(")", 1)[1].split()[:3]
-        except (OSError, IndexError, ValueError):
-            continue  # gone while we looked
-        if state != "Z" and int(group) == pgid:
-            return True
-    return False
-
-
-def _ports(preferred: dict[str, int]) -> dict[str, str]:
-    chosen = {}
-    for name, port in preferred.items():
-        if not _port_free(port):
-            with socket.socket() as probe:
-                probe.bind(("127.0.0.1", 0))
-                port = probe.getsockname()[1]
-        chosen[name] = str(port)
-    return chosen
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) != 0
-
-
 @pytest.fixture(scope="module")
-def private_argilla(tmp_path_factory):
+def faults_argilla(tmp_path_factory):
+    """A second private instance, apart from the session's: these tests kill its servers."""
     instance = PrivateArgilla(tmp_path_factory.mktemp("faults") / ".argilla-local-faults")
     try:
         instance.up()
         yield instance
     finally:
-        instance.script("purge")  # stops exactly what `up` started, then deletes its data (not the shared venv)
+        instance.remove()  # stops exactly what `up` started, then deletes its data (not the shared venv)
 
 
 @pytest.fixture
-def argilla(private_argilla) -> PrivateArgilla:
+def argilla(faults_argilla) -> PrivateArgilla:
     """The private instance, with every component running (`up` restarts whatever a test left dead)."""
-    private_argilla.up()
-    return private_argilla
+    faults_argilla.up()
+    return faults_argilla
 
 
 def rows_of(gsm8k_rows, start: int, stop: int) -> list[dict]:

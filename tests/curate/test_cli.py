@@ -3,6 +3,7 @@ import json
 from click.testing import CliRunner
 
 from ftdata.cli import main
+from ftdata.project import Project, init_project
 
 GOOD = '{"messages": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]}\n'
 
@@ -79,5 +80,82 @@ def test_stats_with_a_local_tokenizer(tmp_path, tiny_tokenizer_dir, gsm8k_rows):
     text = runner.invoke(main, [*args, "--plot", str(tmp_path / "h.png")])
     assert text.exit_code == 0 and "training tokens" in text.output and (tmp_path / "h.png").exists()
 
-    no_tokenizer = runner.invoke(main, ["stats", "--project", str(tmp_path)])
-    assert no_tokenizer.exit_code == 2 and "lint.tokenizer is not set" in no_tokenizer.output
+    # A fresh project has no tokenizer: stats still works, on estimated counts, and says what to set (stderr).
+    estimated = runner.invoke(main, ["stats", "--project", str(tmp_path), "--json"])
+    assert estimated.exit_code == 0, estimated.output
+    assert "set lint.tokenizer in ftdata.yaml" in estimated.stderr
+    figures = json.loads(estimated.stdout)
+    assert figures["estimated"] is True and figures["examples"] == 80
+    first = gsm8k_rows[0]  # 4 characters per token, 8 characters of markup per turn, rounded up
+    assert figures["prompt_tokens"]["max"] >= -(-(len(first["question"]) + 8) // 4)
+    exact = sum(
+        -(-(len(r["question"].strip()) + 8) // 4) + -(-(len(r["answer"].strip()) + 8) // 4) for r in gsm8k_rows[:80]
+    )
+    assert figures["dataset_tokens"] == exact
+
+
+def test_init_writes_the_guidelines_it_names_from_the_style_spec(tmp_path):
+    spec = tmp_path / "style.yaml"
+    spec.write_text(
+        "name: support-json\nchecks:\n  - check: format:json_schema\n    id: reply-shape\n    schema:\n"
+        "      type: object\n      required: [category, reply]\n      additionalProperties: false\n"
+        "      properties:\n        category: {enum: [billing, shipping]}\n"
+        "        reply: {type: string, minLength: 1}\n"
+        "  - check: length:max_words\n    max: 120\n"
+    )
+    result = CliRunner().invoke(main, ["init", str(tmp_path / "p"), "--dataset", "tickets", "--style", str(spec)])
+    assert result.exit_code == 0, result.output
+    project = Project.open(tmp_path / "p")
+    assert project.style_path.resolve() == spec.resolve() and project.config.style == "../style.yaml"
+    text = project.guidelines_path.read_text()
+    assert text.startswith("# Reviewing training examples: tickets")
+    assert (
+        "**reply-shape**: The answer is JSON that validates against a JSON Schema (a JSON object with the keys "
+        'category (required: one of "billing", "shipping"), reply (required: text, not empty); no other keys).'
+    ) in text
+    assert "**length:max_words**: At most `max` words (whitespace-separated) (max: 120)." in text
+    assert str(project.guidelines_path) in result.stdout
+    # Without a spec: a starter that says how to describe the style; an existing file is kept unless --force.
+    project.guidelines_path.write_text("our own rules\n")
+    again = CliRunner().invoke(main, ["init", str(tmp_path / "p"), "--force"])
+    assert again.exit_code == 0 and "Describe the house style here" in project.guidelines_path.read_text()
+    init_project(tmp_path / "q")
+    (tmp_path / "q" / "guidelines.md").write_text("kept\n")
+    init_project(tmp_path / "q", force=True)
+    assert "Describe the house style" in (tmp_path / "q" / "guidelines.md").read_text()
+
+
+def test_results_go_to_stdout_and_progress_to_stderr(tmp_path, gsm8k_rows):
+    """`ftdata check > lint.txt` keeps the report: results on stdout, progress bars and hints on stderr."""
+    init_project(tmp_path)
+    source = tmp_path / "raw.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in gsm8k_rows[:30]) + '{"question": "Q"}\n')
+    runner = CliRunner()
+    imported = runner.invoke(main, ["import", "--project", str(tmp_path), "--map", "user=question,assistant=answer",
+                                    str(source)])  # fmt: skip
+    assert imported.exit_code == 1
+    assert "raw.jsonl" in imported.stdout and "listed by `ftdata check`" in imported.stderr
+    checked = runner.invoke(main, ["check", "--project", str(tmp_path)])
+    assert "30 examples" in checked.stdout and "schema" in checked.stdout and "example_count" in checked.stdout
+    assert "30 examples" not in checked.stderr
+    stats = runner.invoke(main, ["stats", "--project", str(tmp_path)])
+    assert "training tokens" in stats.stdout and "training tokens" not in stats.stderr
+
+
+def test_push_checks_its_inputs_before_the_lint(tmp_path, monkeypatch):
+    """A missing guidelines file or an unreachable server is reported at once, not after a long lint."""
+    import ftdata.lint
+
+    def lint_ran(*args, **kwargs):
+        raise AssertionError("the lint ran before the inputs were checked")
+
+    monkeypatch.setattr(ftdata.lint, "lint", lint_ran)
+    init_project(tmp_path)
+    (tmp_path / "guidelines.md").unlink()
+    monkeypatch.setenv("ARGILLA_API_URL", "http://127.0.0.1:9")  # the discard port: nothing answers
+    monkeypatch.setenv("ARGILLA_API_KEY", "unused")
+    result = CliRunner().invoke(main, ["push", "--project", str(tmp_path)])
+    assert result.exit_code == 2 and "guidelines.md not found" in result.output, result.output
+    (tmp_path / "guidelines.md").write_text("Review carefully.\n")
+    result = CliRunner().invoke(main, ["push", "--project", str(tmp_path)])
+    assert result.exit_code == 2 and "cannot use Argilla at http://127.0.0.1:9" in result.output, result.output

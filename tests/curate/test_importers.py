@@ -11,6 +11,7 @@ from ftcore.errors import FtdataError
 from ftcore.jsonl import UnreadableFile
 from ftdata.cli import main
 from ftdata.importers import ColumnMap, import_files
+from ftdata.lint import lint
 from ftdata.project import Project, init_project
 from ftdata.store import Store
 
@@ -59,7 +60,8 @@ def test_reimport_adds_nothing_and_keeps_the_version(project, tmp_path):
     assert (first.added, first.already_present, len(first.rejected)) == (1, 1, 1)
     version = Store(project.store_path).current_version()
     again = import_files(project, [source])[0]
-    assert (again.added, again.already_present, len(again.rejected)) == (0, 2, 0)
+    # The file still holds its broken row (reported again), but nothing changed: the store keeps its version.
+    assert (again.added, again.already_present, len(again.rejected), again.superseded) == (0, 2, 1, 0)
     snapshot = Store(project.store_path).read()
     assert snapshot.version == version
     assert len(snapshot.examples) == 1 and len(snapshot.rejected) == 1
@@ -101,11 +103,105 @@ def test_gzip_jsonl(project, tmp_path):
     assert import_files(project, [source])[0].added == 1
 
 
-def test_unmapped_columns_without_map_are_rejected_with_a_hint(project, tmp_path):
-    source = tmp_path / "raw.jsonl"
-    source.write_text(json.dumps({"question": "Q", "answer": "A"}) + "\n")
-    [result] = import_files(project, [source])
-    assert "pass --map user=COL,assistant=COL" in result.rejected[0].problems[0][1]
+TICKETS = (
+    "\ufeffticket_id,channel,customer_message,agent_reply\n"
+    'T-1,email,"Hello,\nmy order never came.\nCan you check?",Sorry: I have reshipped it.\n'
+    "T-2,chat,Where is my refund?,It was sent on Monday.\n"
+    'T-3,phone,"Two\nlines",\n'  # an empty answer: rejected
+    "T-4,web,Change my address,Done.\n"
+)
+
+
+def test_a_file_whose_columns_do_not_map_is_refused_whole(project, tmp_path):
+    """Without --map, a CSV of a team's own columns is not 4 rejected rows in the store but one error, and nothing
+    changes; a JSONL file none of whose rows has the contract's keys likewise."""
+    runner = CliRunner()
+    tickets = tmp_path / "tickets.csv"
+    tickets.write_text(TICKETS, encoding="utf-8")
+    result = runner.invoke(main, ["import", "--project", str(project.root), str(tickets)])
+    assert result.exit_code == 2 and "tickets.csv: no 'messages' or 'prompt'/'completion' columns" in result.output
+    assert "(has: ticket_id, channel, customer_message, agent_reply)" in result.output  # the BOM is not a column
+    assert "pass --map user=COL,assistant=COL" in result.output and "nothing was imported" in result.output
+    assert Store(project.store_path).current_version() is None
+    # Columns are known from the header: refused at once, before a broken byte further down is even read.
+    many = "".join(f"T-{n},chat,Where is order {n}?,On its way.\n" for n in range(5, 5000))
+    tickets.write_bytes((TICKETS + many).encode() + "T-9,email,Caf\u00e9?,Oui\n".encode("latin-1"))
+    early = runner.invoke(main, ["import", "--project", str(project.root), str(tickets)])
+    assert early.exit_code == 2 and "no 'messages'" in early.output and "not UTF-8" not in early.output
+    rows = tmp_path / "raw.jsonl"
+    rows.write_text(json.dumps({"question": "Q", "answer": "A"}) + "\n" + json.dumps({"question": "Q2"}) + "\n")
+    with pytest.raises(UnreadableFile, match=r"raw.jsonl: no 'messages'.*nothing was imported"):
+        import_files(project, [rows])
+    assert Store(project.store_path).current_version() is None
+    # A row without the keys among rows that have them is one rejected row, as before.
+    rows.write_text(chat_line("Q", "A") + "\n" + json.dumps({"question": "Q2", "answer": "A2"}) + "\n")
+    [result] = import_files(project, [rows])
+    assert result.added == 1 and "pass --map user=COL,assistant=COL" in result.rejected[0].problems[0][1]
+
+
+def test_rejections_belong_to_their_import_and_a_later_import_of_the_source_replaces_them(project, tmp_path):
+    tickets = tmp_path / "tickets.csv"
+    tickets.write_text(TICKETS, encoding="utf-8")
+    mapping = ColumnMap.parse("user=customer_message,assistant=agent_reply")
+    [first] = import_files(project, [tickets], mapping=mapping)
+    assert (first.added, len(first.rejected)) == (3, 1)
+    store = Store(project.store_path)
+    [rejected] = store.read().rejected
+    assert (rejected.row, rejected.line, rejected.import_id) == (3, 6, 1)  # T-3: data row 3 starts on line 6
+    assert "(import 1, store v000001)" in lint(project).issues["schema"][0].message
+    # The team fixes the empty answer and imports the file again: the stale rejection is gone, not reported forever.
+    tickets.write_text(TICKETS.replace('"Two\nlines",\n', '"Two\nlines",Both fixed.\n'), encoding="utf-8")
+    [second] = import_files(project, [tickets], mapping=mapping)
+    assert (second.added, len(second.rejected), second.superseded) == (1, 0, 1)
+    assert store.read().rejected == [] and lint(project).issues["schema"] == []
+    imports = store.read().imports
+    assert [(entry["id"], entry["version"], entry["rejected"]) for entry in imports] == [
+        (1, "v000001", 1),
+        (2, "v000002", 0),
+    ]
+    # Another source's rejections are its own: importing tickets.csv again leaves them alone.
+    other = tmp_path / "other.jsonl"
+    other.write_text(chat_line("Q", "") + "\n")
+    import_files(project, [other])
+    import_files(project, [tickets], mapping=mapping)
+    assert [r.source for r in store.read().rejected] == [str(other)]
+
+
+def test_csv_positions_name_the_file_line_and_the_data_row(project, tmp_path):
+    """A cell spanning lines puts a record's first line below its row number (+1 for the header): check names
+    the file line an editor jumps to, the data row, and the team's own id column."""
+    tickets = tmp_path / "tickets.csv"
+    tickets.write_text(TICKETS.replace("Change my address,Done.", "Change my address,Sorry! Great question!"))
+    project.config.id_column = "ticket_id"
+    import_files(project, [tickets], mapping=ColumnMap.parse("user=customer_message,assistant=agent_reply"))
+    examples = {e.metadata["ticket_id"]: e for e in Store(project.store_path).read().examples}
+    assert {k: (e.metadata["row"], e.metadata["line"]) for k, e in examples.items()} == {
+        "T-1": (1, 2),
+        "T-2": (2, 5),
+        "T-4": (4, 8),
+    }
+    spec = tmp_path / "style.yaml"
+    spec.write_text("checks:\n  - check: phrases:forbidden\n    phrases: [great question]\n")
+    project.config.style = str(spec)
+    report = lint(project)
+    assert report.issues["style"][0].locations == [f"{tickets}:8 (row 4, ticket_id T-4)"]
+    assert report.issues["schema"][0].locations == [f"{tickets}:6 (row 3, ticket_id T-3)"]
+
+
+def test_review_queue_examples_are_marked_as_test_prompts(project, tmp_path):
+    """fteval's review_queue.jsonl holds the fine-tune's answers to *test* prompts: imported for review, each is
+    marked (`holdout: test`, its origin kept), counted, and said so on the command line."""
+    queue = tmp_path / "review_queue.jsonl"
+    marked = {"source": "fteval:finetuned", "test_id": "ex_0123456789abcdef", "failed_checks": ["json"]}
+    queue.write_text(
+        chat_line("Where is my parcel?", "it is late", metadata=marked) + "\n" + chat_line("Q", "A") + "\n"
+    )
+    result = CliRunner().invoke(main, ["import", "--project", str(project.root), str(queue)])
+    assert result.exit_code == 0 and "1 example(s) hold test prompts" in result.stderr
+    first, second = Store(project.store_path).read().examples
+    assert first.metadata["holdout"] == "test" and first.metadata["origin"] == "fteval:finetuned"
+    assert first.metadata["test_id"] == "ex_0123456789abcdef" and first.metadata["source"] == str(queue)
+    assert "holdout" not in second.metadata
 
 
 def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, dict]]:

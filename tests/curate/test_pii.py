@@ -43,6 +43,12 @@ PLANTED = [
     ("Phone {}, ext 4", "phone", "US", "415.555.2671"),
     ("tel {}", "phone", "US", "+1 (415) 555-2671"),
     ("Ring {} (office)", "phone", "GB", "020 7946 0958"),
+    # Ofcom's drama range: phonenumbers calls it unassigned, yet it is a UK mobile as written (and stands in for one)
+    ("Text me on {} after six.", "phone", "GB", "07700 900461"),
+    ("WhatsApp: {}", "phone", "GB", "+44 7700 900461"),
+    ("Portable {}", "phone", "FR", "06 12 34 56 78"),
+    ("Mobil {} (Büro)", "phone", "DE", "0151 23456789"),
+    ("Ring {} any time", "phone", "AU", "0412 345 678"),
     ("Berlin office {}", "phone", "DE", "+49 30 901820"),
     ("Paris: {}.", "phone", "FR", "+33 1 42 68 53 00"),
     ("WhatsApp {}", "phone", "IN", "+91 98765 43210"),
@@ -62,6 +68,9 @@ PLANTED = [
     ("The server is {}.", "ip_address", "IPv4", "192.168.1.20"),
     ("ssh root@{} -p 22", "ip_address", "IPv4", "10.0.0.1"),
     ("dns {}:53", "ip_address", "IPv4", "203.0.113.7"),
+    ("Login from {} was blocked", "ip_address", "IPv4", "81.2.69.160"),
+    ("see {} in the log", "ip_address", "IPv4", "172.16.254.3"),  # private range: an address without a cue too
+    ("The firewall blocked {} twice", "ip_address", "IPv4", "52.14.3.9"),  # public, small octets: the cue decides
     ("Host {} answers", "ip_address", "IPv6", "2001:db8::1"),
     ("link-local {}", "ip_address", "IPv6", "fe80::1ff:fe23:4567:890a"),
     ("full {}", "ip_address", "IPv6", "2001:0db8:85a3:0000:0000:8a2e:0370:7334"),
@@ -157,6 +166,24 @@ CLEAN = [
     'Her secret = "always be kind" to others.',
     'Commit "d41d8cd98f00b204e9800998ecf8427e" fixed it.',
     "Use the model meta-llama/Llama-3.1-8B-Instruct here.",
+    # Four-part build and version numbers, from Debian changelogs and package metadata (real text)
+    "XFree86 4.3.99.16 Bring the tree up to date",
+    "p11-kit (0.23.18.1-2) unstable; urgency=medium",
+    "2015-07-29 (3.8.11.1)",
+    "Requires xextproto 7.0.99.2",
+    "Bump to 1.2.99.1",
+    "Released 3.6.11.1 including missing files",
+    "erate ragel-generated files using ragel 7.0.0.11 May 2018",
+    "Requires-Dist: brotlicffi>=1.2.0.2; platform_python_implementation",
+    "Upgraded the firmware to 10.2.0.4 on the server.",  # the nearest cue decides: firmware
+    "Build 11.2.0.4 fixes the crash.",
+    # year ranges, dates, ISSNs and ZIP+4 codes that national phone formats would read
+    "Copyright (c) 1999-2004 Just van Rossum",
+    "09.11.2017 Release V0.19.1",
+    "issn = {0891-2017}",
+    "51 Franklin Street, Fifth Floor, Boston, MA 02110-1301, USA.",
+    "programs of 32768-65535 bytes compile",
+    "playwright-cli resize 1920 1080",
 ]
 
 
@@ -205,6 +232,31 @@ def test_findings_are_sorted_and_do_not_overlap():
     assert {f.kind for f in findings} == PII_KINDS | SECRET_KINDS
     for before, after in pairwise(findings):
         assert before.end <= after.start
+
+
+def test_phone_regions_are_configurable():
+    """National formats count for the regions asked for; "+" numbers for every country whatever the regions."""
+    text = "Appelez le 06 12 34 56 78 ou le +44 7700 900461."
+    assert [(f.detail, text[f.start : f.end]) for f in scan_text(text, phone_regions=("US", "GB"))] == [
+        ("GB", "+44 7700 900461")
+    ]
+    assert [f.detail for f in scan_text(text, phone_regions=("FR",))] == ["FR", "GB"]
+    assert [f.detail for f in scan_texts([text], phone_regions=("FR",))[0]] == ["FR", "GB"]
+
+
+def test_lint_reads_the_regions_from_the_project(tmp_path):
+    from ftdata import Example
+    from ftdata.lint import lint_snapshot
+    from ftdata.project import LintConfig, Project, init_project
+    from ftdata.store import StoreSnapshot
+
+    example = Example.from_prompt_completion("Mon numéro: 06 12 34 56 78", "Merci.")
+    found = lint_snapshot(StoreSnapshot([example]), LintConfig(phone_regions=["fr"]))
+    assert found.issues["pii"][0].ids == [example.id]
+    assert lint_snapshot(StoreSnapshot([example]), LintConfig(phone_regions=["US"])).issues["pii"] == []
+    init_project(tmp_path)
+    with pytest.raises(Exception, match=r"lint: phone_regions: 'XX' is not a region phonenumbers knows"):
+        Project.open(tmp_path, ("lint.phone_regions=[US, XX]",))
 
 
 def test_scan_texts_matches_scan_text_and_is_deterministic():

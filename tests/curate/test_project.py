@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from ftcore.config import ConfigError
@@ -119,3 +121,18 @@ def test_a_set_vectors_model_is_refused_with_the_reason(tmp_path):
     init_project(tmp_path, force=True)
     with pytest.raises(ConfigError, match=r"review\.vectors_model: no longer a setting"):
         Project.open(tmp_path, ("review.vectors_model=models/minilm",))
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("id_column=source", "id_column: 'source' is empty or one of ftdata's own metadata"),
+        ("review.metadata_columns=[channel, lint_flags]", "metadata_columns: 'lint_flags' is empty or one of"),
+        ("store_history=0", "store_history must be at least 1"),
+        ("lint.phone_regions=[ZZ]", "phone_regions: 'ZZ' is not a region phonenumbers knows"),
+    ],
+)
+def test_the_new_settings_are_checked(tmp_path, override, message):
+    init_project(tmp_path)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        Project.open(tmp_path, (override,))

@@ -17,7 +17,7 @@ EXAMPLE = REPO / "examples" / "gsm8k-house-style"
 
 @pytest.mark.slow
 @pytest.mark.argilla
-def test_the_demo_runs_from_import_to_report_and_reuses_on_a_second_run(tmp_path, argilla_connection):
+def test_the_demo_runs_from_import_to_report_and_reuses_on_a_second_run(tmp_path, argilla_connection, private_argilla):
     project = tmp_path / "gsm8k-house-style"
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns(".ftdata", "__pycache__"))
     config = (project / "ftdata.yaml").read_text()
@@ -33,6 +33,10 @@ def test_the_demo_runs_from_import_to_report_and_reuses_on_a_second_run(tmp_path
         "FTKIT_DEMO_QUICK": "1",
         "OMP_NUM_THREADS": "1",
     }
+    if private_argilla is not None:  # demo.sh's `argilla-local.sh up` finds the session's own server running
+        names = ("FTKIT_ARGILLA_HOME", "FTKIT_ARGILLA_VENV", "FTKIT_ARGILLA_PORT", "FTKIT_ARGILLA_ES_PORT",
+                 "FTKIT_ARGILLA_REDIS_PORT")  # fmt: skip
+        env |= {name: private_argilla.script_env[name] for name in names}
     began = time.monotonic()
     first = subprocess.run(["bash", str(REPO / "scripts" / "demo.sh")], env=env, capture_output=True, text=True)
     first_seconds = time.monotonic() - began
