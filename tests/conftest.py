@@ -17,25 +17,24 @@ os.environ["OMP_NUM_THREADS"] = "1"
 
 from ftdata.argilla_client import KEY_VARIABLE, URL_VARIABLE, ArgillaConnection
 
+# No test reads outside the repository, its temporary folders and the Python installation (a bare clone).
+pytest_plugins = ["read_guard"]
+
 REPO = Path(__file__).resolve().parent.parent
 ARGILLA_SCRIPT = REPO / "scripts" / "argilla-local.sh"
-# Real public data laid beside the repository (CI copies shared/ next to its clone).
-GSM8K = REPO.parent / "shared" / "data" / "gsm8k" / "train.jsonl"
+# Real public data, bundled with its MIT licence (tests/data/gsm8k/README.md).
+GSM8K = REPO / "tests" / "data" / "gsm8k" / "train.jsonl"
 
 
 @pytest.fixture(scope="session")
 def gsm8k_path() -> Path:
-    """GSM8K's train.jsonl in the shared data folder laid beside the repository."""
-    if not GSM8K.is_file():
-        pytest.fail(f"{GSM8K} is missing: the tests use the shared data folder laid beside the repository")
+    """GSM8K's train.jsonl, bundled in tests/data/gsm8k."""
     return GSM8K
 
 
 @pytest.fixture(scope="session")
 def gsm8k_rows() -> list[dict]:
     """GSM8K's training split (MIT): 7,473 {"question", "answer"} rows of real, human-written data."""
-    if not GSM8K.is_file():
-        pytest.fail(f"{GSM8K} is missing: the tests use the shared data folder laid beside the repository")
     with GSM8K.open(encoding="utf-8") as handle:
         return [json.loads(line) for line in handle]
 
