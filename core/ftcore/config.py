@@ -3,8 +3,9 @@
 A config is a dataclass whose fields carry a default and a one-line `help` in their metadata.
 Unknown keys and wrong types are errors that name the file and the key; nothing is guessed.
 
->>> config = load_config(ProjectConfig, "ftdata.yaml", overrides=["lint.max_seq_len=4096"])
->>> write_config(config, "exports/v3/ftdata.resolved.yaml")
+Usage:
+    config = load_config(ProjectConfig, "ftdata.yaml", overrides=["lint.max_seq_len=4096"])
+    write_config(config, "exports/v3/ftdata.resolved.yaml")
 """
 
 from __future__ import annotations

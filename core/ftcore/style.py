@@ -19,9 +19,10 @@ A spec file (YAML):
       - check: phrases:forbidden
         phrases: ["great question", "as an ai"]
 
->>> spec = StyleSpec.load("style.yaml")
->>> spec.evaluate("4\\n#### 4")["lines:last_matches"].passed
-True
+Usage:
+    spec = StyleSpec.load("style.yaml")
+    spec.evaluate("4\\n#### 4")["lines:last_matches"].passed
+    # -> True
 """
 
 from __future__ import annotations
@@ -439,7 +440,7 @@ def split_sentences(text: str) -> list[str]:
     (J. K. Rowling) or a list number at the start of a line ('1. Buy milk.'). Line breaks alone end nothing, as in
     punkt; a stretch without a letter or digit is no sentence.
 
-    >>> split_sentences("Dr. Who arrived. Did he? Yes!!\n1. Go on")
+    >>> split_sentences("Dr. Who arrived. Did he? Yes!!\\n1. Go on")
     ['Dr. Who arrived.', 'Did he?', 'Yes!!', '1. Go on']
     """
     sentences: list[str] = []

@@ -3,7 +3,8 @@
 New annotators get the role `annotator`, membership of this workspace only, and a random password
 and API key. Those are written once, to a file only its owner can read, and never printed.
 
->>> created = add_annotators(project, connection, ["ana", "ben"], out="ana-ben.credentials.json")
+Usage:
+    created = add_annotators(project, connection, ["ana", "ben"], out="ana-ben.credentials.json")
 """
 
 from __future__ import annotations

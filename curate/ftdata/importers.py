@@ -5,8 +5,9 @@ Rows are mapped to the contract (chat `messages`, `prompt`/`completion`, or colu
 columns too. A row that breaks the contract is kept aside with its reasons for `ftdata check`; a
 file that is not what it claims aborts the whole import and leaves the store as it was.
 
->>> results = import_files(Project.open("."), ["raw/support.csv"], mapping=ColumnMap.parse("user=q,assistant=a"))
->>> results[0].added
+Usage:
+    results = import_files(Project.open("."), ["raw/support.csv"], mapping=ColumnMap.parse("user=q,assistant=a"))
+    results[0].added
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@ Each problem kind has a severity and a list of issues, every issue naming its ex
 source rows. Kinds: schema, exact_duplicate, near_duplicate, split_leakage, pii, secret, too_long,
 style, example_count.
 
->>> report = lint(Project.open("."), progress=None)
->>> report.counts()
-{'schema': 4, 'exact_duplicate': 2, ...}
+Usage:
+    report = lint(Project.open("."), progress=None)
+    report.counts()
+    # -> {'schema': 4, 'exact_duplicate': 2, ...}
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """A curation project: a folder with one `ftdata.yaml`, found in the current folder or given with --project.
 
->>> project = Project.open("examples/gsm8k")
->>> project.store_path
-PosixPath('examples/gsm8k/.ftdata/store')
+Usage:
+    project = Project.open("examples/gsm8k")
+    project.store_path
+    # -> PosixPath('examples/gsm8k/.ftdata/store')
 """
 
 from __future__ import annotations
@@ -164,8 +165,9 @@ class Project:
 def init_project(directory: str | os.PathLike, dataset: str | None = None, force: bool = False) -> Path:
     """Write a commented `ftdata.yaml` with every setting at its default.
 
-    >>> init_project("my-project", dataset="support-tone")
-    PosixPath('my-project/ftdata.yaml')
+    Usage:
+        init_project("my-project", dataset="support-tone")
+        # -> PosixPath('my-project/ftdata.yaml')
     """
     path = Path(directory) / PROJECT_FILE
     if path.exists() and not force:

@@ -5,8 +5,9 @@ can see what annotators were asked. Records carry the example id as their Argill
 pushing again updates them in place (responses kept), never duplicates, and a push cut off half
 way simply completes on the next run.
 
->>> result = push(Project.open("."), ArgillaConnection.from_env())
->>> result.pushed, result.skipped
+Usage:
+    result = push(Project.open("."), ArgillaConnection.from_env())
+    result.pushed, result.skipped
 """
 
 from __future__ import annotations
@@ -213,7 +214,8 @@ def answer_record(
 ) -> dict[str, Any]:
     """Answer one record as an annotator, with the call Argilla's UI makes on Submit / Save draft / Discard.
 
-    >>> answer_record(connection, key, record_id, {"verdict": "accept", "style_score": 5})
+    Usage:
+        answer_record(connection, key, record_id, {"verdict": "accept", "style_score": 5})
     """
     if status not in ("submitted", "draft", "discarded"):
         raise ValueError(f"status must be submitted, draft or discarded, got {status!r}")

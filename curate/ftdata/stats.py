@@ -1,8 +1,9 @@
 """`ftdata stats`: what the data holds and what training on it will cost, before anyone pays.
 
->>> stats = compute_stats(Project.open("."))
->>> stats.training_tokens, stats.costs
->>> plot_token_histogram(stats, "token_histogram.png")
+Usage:
+    stats = compute_stats(Project.open("."))
+    stats.training_tokens, stats.costs
+    plot_token_histogram(stats, "token_histogram.png")
 """
 
 from __future__ import annotations

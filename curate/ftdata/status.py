@@ -3,8 +3,9 @@
 Agreement (Argilla computes none) uses submitted answers only: Krippendorff's alpha on `verdict`
 (nominal) and `style_score` (ordinal), pairwise Cohen's kappa, and the records they disagree on.
 
->>> status = review_status(project, connection)
->>> status.verdict.alpha
+Usage:
+    status = review_status(project, connection)
+    status.verdict.alpha
 """
 
 from __future__ import annotations

@@ -10,9 +10,10 @@ Layout (a folder the project config names):
 A change writes a complete new version folder and only then points CURRENT at it, so a crash or a
 bad file mid-import leaves the store exactly as it was.
 
->>> store = Store(project.store_path)
->>> snapshot = store.read()
->>> len(snapshot.examples)
+Usage:
+    store = Store(project.store_path)
+    snapshot = store.read()
+    len(snapshot.examples)
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Tiny local stand-ins for tests and benchmarks: nothing here downloads anything.
 
->>> folder = tiny_chat_tokenizer(["some training text", "more text"], "tmp/tokenizer")
->>> AutoTokenizer.from_pretrained(folder)
+Usage:
+    folder = tiny_chat_tokenizer(["some training text", "more text"], "tmp/tokenizer")
+    AutoTokenizer.from_pretrained(folder)
 """
 
 from __future__ import annotations

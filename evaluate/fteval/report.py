@@ -5,8 +5,9 @@ by contestant, and the answers' length distributions. Tables: the scores with th
 the failing answers, each with the checks it broke. Every answer is HTML-escaped: model output is
 untrusted text.
 
->>> write_report("eval/latest")
-(PosixPath('eval/latest/report.md'), PosixPath('eval/latest/report.html'))
+Usage:
+    write_report("eval/latest")
+    # -> (PosixPath('eval/latest/report.md'), PosixPath('eval/latest/report.html'))
 """
 
 from __future__ import annotations

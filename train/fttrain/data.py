@@ -6,8 +6,9 @@ lack the `{% generation %}` markers that `return_assistant_tokens_mask` needs, s
 off the template itself: for each assistant turn, the rendering of the conversation before it (with
 the generation prompt) and up to it bracket its characters, and token offsets map those to tokens.
 
->>> tokenized = tokenize_examples(load_split("exports/v1", "train"), tokenizer, max_seq_len=1024)
->>> print(explain_example(tokenized.items[0], tokenizer))
+Usage:
+    tokenized = tokenize_examples(load_split("exports/v1", "train"), tokenizer, max_seq_len=1024)
+    print(explain_example(tokenized.items[0], tokenizer))
 """
 
 from __future__ import annotations
