@@ -45,7 +45,8 @@ REPO = Path(__file__).resolve().parent.parent
 STYLE = REPO / "examples" / "quickstart" / "style.yaml"
 SCALE = int(os.environ.get("FTKIT_FUZZ_SCALE", "1"))  # the soak run: 15
 DECLARED: dict[str, int] = {}  # target -> distinct cases it must run
-SEEN: dict[str, set[str]] = {}  # target -> fingerprints of the cases it ran
+SEEN: dict[str, set[str]] = {}  # target -> fingerprints of the cases it ran to their end
+CURRENT: dict[str, str] = {}  # target -> fingerprint of the case running now
 OUTCOMES: dict[str, Counter[str]] = {}  # target -> how its cases ended ("exit 2", "ModelLoadReached", ...)
 _serial = itertools.count()
 pytestmark = pytest.mark.slow  # about two minutes in all; each fuzz target takes a few seconds
@@ -85,7 +86,7 @@ def fuzz(target: str, examples: int):
             SEEN[target], OUTCOMES[target] = set(), Counter()
             run(*args, **kwargs)
             ran, ended = len(SEEN[target]), sum(OUTCOMES[target].values())
-            assert ran == ended == DECLARED[target], f"{target}: {ran} distinct cases drawn, {ended} ended"
+            assert ran == ended == DECLARED[target], f"{target}: {ran} distinct cases ran to their end, {ended} counted"
 
         return run_and_count
 
@@ -93,11 +94,12 @@ def fuzz(target: str, examples: int):
 
 
 def distinct(target: str, *case: object) -> None:
-    """Called with a case's inputs before it runs: a case equal to one the target already ran is rejected, and
-    Hypothesis draws another (a rejected case does not count toward its max_examples)."""
+    """Called with a case's inputs before it runs: a case equal to one the target already ran to its end is
+    rejected, and Hypothesis draws another (a rejected case does not count toward its max_examples). A case that
+    failed is not "ran": Hypothesis replays it while it shrinks the failure."""
     fingerprint = hashlib.sha256(repr(case).encode("utf-8", "surrogatepass")).hexdigest()
     assume(fingerprint not in SEEN[target])
-    SEEN[target].add(fingerprint)
+    CURRENT[target] = fingerprint
 
 
 def check_outcome(
@@ -128,6 +130,8 @@ def check_outcome(
 
 
 def count(target: str, outcome: str) -> None:
+    """The case that `distinct` let through ended, this way."""
+    SEEN[target].add(CURRENT.pop(target))
     OUTCOMES[target][outcome] += 1
 
 
@@ -485,7 +489,8 @@ def test_project_config_fuzz_import_check_export(data_project, export_project, d
     # Errors name the config, the project folder (store, snapshots, style) or a --set. Two name their setting
     # instead: too few examples (export.min_examples), and a tokenizer that does not load (ftdata.tokens).
     names = [str(config), str(project), "--set", "export.min_examples", "tokenizer '"]
-    outcome = check_outcome(invoke(ftdata_main, args), names)
+    # any_path: a style spec the config points at, damaged into a path that exists nowhere, is named as itself.
+    outcome = check_outcome(invoke(ftdata_main, args), names, any_path=True)
     count(PROJECT_CONFIG, f"ftdata {command}: {outcome}")
     if command == "export":
         leftovers = [p.name for p in (project / "exports").glob(".*")] if (project / "exports").exists() else []
@@ -711,6 +716,18 @@ def test_a_store_of_only_rejected_rows_stays_readable(tmp_path):
     check_outcome(invoke(ftdata_main, ["import", "--project", str(project), str(good)]), [str(good)])
     snapshot = Store(Project.open(project).store_path).read()
     assert len(snapshot.examples) == 2 and len(snapshot.rejected) == 1 and len(snapshot.imports) == 2
+
+
+@pytest.mark.parametrize("key", ["4\nVs", "a\rb", "tab\there", "\x1b[31m", "\u2028"])
+def test_an_unknown_key_with_a_line_break_is_still_one_error_line(tmp_path, key):
+    """Found by the soak run (FTKIT_FUZZ_SCALE=15): a quoted YAML key holding a line break made the unknown-key error
+    two lines long. The key is shown escaped."""
+    config = tmp_path / "eval.yaml"
+    config.write_text(yaml.safe_dump({"base_model": "m", key: 1}))
+    with pytest.raises(ConfigError) as raised:
+        load_eval_config(config)
+    message = str(raised.value)
+    assert message.splitlines() == [message] and str(config) in message and repr(key) in message
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 REPO = Path({repo!r})
-SHARED = REPO.parent / "shared" / "data" / "gsm8k" / "train.jsonl"  # what the tests read before the bundle
+SHARED = REPO.parent.joinpath("shared", "data", "gsm8k", "train.jsonl")  # what the tests read before the bundle
 
 
 def test_reads_the_shared_folder_beside_the_repository():
@@ -53,7 +53,7 @@ MODULE_LEVEL = """
 from pathlib import Path
 
 try:
-    open(Path({repo!r}).parent / "shared" / "STYLE.md").close()
+    open(Path({repo!r}).parent.joinpath("shared", "STYLE.md")).close()
 except OSError:
     pass
 
@@ -83,7 +83,7 @@ def test_reads_outside_the_repository_fail_and_reads_inside_pass(tmp_path):
         message = None if failure is None else failure.get("message", "")
         paths = None if message is None else [line.strip() for line in message.splitlines()[1:]]
         outcomes[case.get("name") or case.get("classname")] = paths
-    shared = str(REPO.parent / "shared")
+    shared = str(REPO.parent.joinpath("shared"))
     home = Path.home()
     expected = {  # test -> the paths its failure lists, exactly
         "test_reads_the_shared_folder_beside_the_repository": [f"open: {shared}/data/gsm8k/train.jsonl"],

@@ -103,7 +103,8 @@ def build(cls: type[T], data: dict[str, Any], source: str, prefix: str = "") -> 
         if key not in fields:
             close = difflib.get_close_matches(str(key), fields, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(fields)})"
-            raise ConfigError(f"{source}: {prefix}{key}: unknown key{hint}")
+            shown = key if isinstance(key, str) and key.isprintable() else repr(key)  # the error stays one line
+            raise ConfigError(f"{source}: {prefix}{shown}: unknown key{hint}")
     values = {name: _coerce(hints[name], data[name], source, f"{prefix}{name}") for name in fields if name in data}
     try:
         instance = cls(**values)
