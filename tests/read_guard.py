@@ -12,6 +12,9 @@ site-packages, the import path as the session started), the operating system's f
 libraries write for themselves on first use (Hugging Face `evaluate` modules and metrics, `datasets`,
 matplotlib, fontconfig). Not allowed: the Hugging Face hub cache, whose models a bare clone lacks.
 
+A checkout inside the temporary folder has temporary files for neighbours: there, a read beside the repository is
+not told apart from a temporary file (tests/test_read_guard.py plants its reads in the home folder instead).
+
 Loaded by tests/conftest.py; `-p read_guard` loads it into any pytest run (tests/test_read_guard.py does).
 """
 
@@ -30,15 +33,19 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 # Read by Python, libc, the C libraries and the tools every test starts; the same on any Linux machine.
 SYSTEM = ("/dev", "/proc", "/sys", "/etc", "/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/run", "/var/lib")
-# Libraries' own caches (created on first use, so a bare clone makes them too) and where each one lives.
+# Libraries' own caches, created on first use (so a bare clone makes them too), as (where, what inside): Hugging
+# Face's `evaluate` modules and metrics and `datasets`' cache (never its hub cache: models a bare clone lacks),
+# matplotlib's and fontconfig's. {cache} and {config} are the XDG folders (~/.cache and ~/.config by default).
 CACHES = (
-    ("HF_HOME", "~/.cache/huggingface", ("metrics", "modules", "datasets")),
-    ("HF_DATASETS_CACHE", None, ("",)),
-    ("HF_MODULES_CACHE", None, ("",)),
-    ("MPLCONFIGDIR", "~/.config/matplotlib", ("",)),
-    (None, "~/.cache/matplotlib", ("",)),
-    (None, "~/.cache/fontconfig", ("",)),
-    (None, "~/.fontconfig", ("",)),
+    ("$HF_HOME", ("metrics", "modules", "datasets")),
+    ("{cache}/huggingface", ("metrics", "modules", "datasets")),
+    ("$HF_DATASETS_CACHE", ("",)),
+    ("$HF_MODULES_CACHE", ("",)),
+    ("$MPLCONFIGDIR", ("",)),
+    ("{config}/matplotlib", ("",)),
+    ("{cache}/matplotlib", ("",)),
+    ("{cache}/fontconfig", ("",)),
+    ("~/.fontconfig", ("",)),
 )
 # Optional settings files in the home folder that tools look for (doctest's pdb, requests, git): absent on a
 # bare machine, they change nothing.
@@ -58,8 +65,12 @@ def allowed_places() -> list[str]:
     places += [sysconfig.get_paths()[name] for name in ("stdlib", "platstdlib", "purelib", "platlib")]
     places += [*site.getsitepackages(), site.getusersitepackages()]
     places += [entry for entry in sys.path if entry and os.path.isdir(entry)]  # the import path (editable installs)
-    for variable, default, folders in CACHES:
-        root = os.environ.get(variable or "") or (default and os.path.expanduser(default))
+    xdg = {
+        "cache": os.environ.get("XDG_CACHE_HOME") or str(home / ".cache"),
+        "config": os.environ.get("XDG_CONFIG_HOME") or str(home / ".config"),
+    }
+    for where, folders in CACHES:
+        root = os.environ.get(where[1:]) if where.startswith("$") else os.path.expanduser(where.format(**xdg))
         if root:
             places += [os.path.join(root, folder) if folder else root for folder in folders]
     places += [str(home / name) for name in HOME_SETTINGS]

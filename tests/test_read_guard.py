@@ -2,11 +2,16 @@
 
 import subprocess
 import sys
+import tempfile
 import textwrap
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+# Where the planted reads go: beside the repository, as ../shared was; or, for a checkout inside the temporary
+# folder (whose neighbours are temporary files, which tests may read), the home folder, outside every allowed place.
+TEMPORARY = Path(tempfile.gettempdir()).resolve()
+BESIDE = Path.home() if REPO.parent == TEMPORARY or TEMPORARY in REPO.parent.parents else REPO.parent
 
 PLANTED = """
 import os
@@ -15,7 +20,8 @@ import sys
 from pathlib import Path
 
 REPO = Path({repo!r})
-SHARED = REPO.parent.joinpath("shared", "data", "gsm8k", "train.jsonl")  # what the tests read before the bundle
+BESIDE = Path({beside!r})
+SHARED = BESIDE.joinpath("shared", "data", "gsm8k", "train.jsonl")  # what the tests read before the bundle
 
 
 def test_reads_the_shared_folder_beside_the_repository():
@@ -26,7 +32,7 @@ def test_reads_the_shared_folder_beside_the_repository():
 
 
 def test_lists_the_folder_beside_the_repository():
-    os.listdir(REPO.parent)
+    os.listdir(BESIDE)
 
 
 def test_hands_a_path_beside_the_repository_to_a_process():
@@ -53,7 +59,7 @@ MODULE_LEVEL = """
 from pathlib import Path
 
 try:
-    open(Path({repo!r}).parent.joinpath("shared", "STYLE.md")).close()
+    open(Path({beside!r}).joinpath("shared", "STYLE.md")).close()
 except OSError:
     pass
 
@@ -64,8 +70,8 @@ def test_nothing():
 
 
 def test_reads_outside_the_repository_fail_and_reads_inside_pass(tmp_path):
-    (tmp_path / "test_planted.py").write_text(textwrap.dedent(PLANTED).format(repo=str(REPO)))
-    (tmp_path / "test_module_level.py").write_text(textwrap.dedent(MODULE_LEVEL).format(repo=str(REPO)))
+    (tmp_path / "test_planted.py").write_text(textwrap.dedent(PLANTED).format(repo=str(REPO), beside=str(BESIDE)))
+    (tmp_path / "test_module_level.py").write_text(textwrap.dedent(MODULE_LEVEL).format(beside=str(BESIDE)))
     report = tmp_path / "report.xml"
     options = ["-p", "read_guard", "-p", "no:cacheprovider", "-q", "--continue-on-collection-errors"]
     command = [sys.executable, "-m", "pytest", *options, f"--junitxml={report}", "--rootdir", str(tmp_path)]
@@ -83,11 +89,11 @@ def test_reads_outside_the_repository_fail_and_reads_inside_pass(tmp_path):
         message = None if failure is None else failure.get("message", "")
         paths = None if message is None else [line.strip() for line in message.splitlines()[1:]]
         outcomes[case.get("name") or case.get("classname")] = paths
-    shared = str(REPO.parent.joinpath("shared"))
+    shared = str(BESIDE.joinpath("shared"))
     home = Path.home()
     expected = {  # test -> the paths its failure lists, exactly
         "test_reads_the_shared_folder_beside_the_repository": [f"open: {shared}/data/gsm8k/train.jsonl"],
-        "test_lists_the_folder_beside_the_repository": [f"os.listdir: {REPO.parent}"],
+        "test_lists_the_folder_beside_the_repository": [f"os.listdir: {BESIDE}"],
         "test_hands_a_path_beside_the_repository_to_a_process": [f"subprocess.Popen argument: {shared}/data/gsm8k"],
         "test_reads_the_hugging_face_hub_cache": [f"open: {home}/.cache/huggingface/hub/models--x/config.json"],
         "test_reads_inside_the_repository_tmp_and_python": None,
