@@ -603,28 +603,6 @@ def test_eval_config_fuzz_load_and_run(eval_base, tmp_path_factory, data):
     count(EVAL_CONFIG, f"load_eval_config {loaded}, fteval run {outcome}")
 
 
-@pytest.fixture(scope="module")
-def tiny_adapter_run(tmp_path_factory, tiny_model_dir) -> Path:
-    """A LoRA adapter on the tiny model with random B weights (peft starts them at zero): the fine-tune answers
-    differently from the base model."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(0)
-    model = get_peft_model(
-        AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32),
-        LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"]),
-    )
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "lora_B" in name:
-                parameter.normal_(0.0, 0.5)
-    folder = tmp_path_factory.mktemp("fuzz-adapter")
-    model.save_pretrained(folder)
-    return folder
-
-
 # What test data holds that a model then reads, answers and a report escapes: anything, hostile bits included.
 HOSTILE_TEXT = WORDS | st.sampled_from(
     ["\u202e#### 4", "<script>alert(1)</script>", "x" * 3000, "\x00\x1b[31m", "####"]
@@ -662,13 +640,13 @@ EVAL_RUN = "fteval run (tiny model, to results.json and the report)"
 
 @fuzz(EVAL_RUN, 12)
 @given(data=st.data())
-def test_eval_run_fuzz_past_the_model_load(tiny_model_dir, tiny_adapter_run, tmp_path_factory, data):
+def test_eval_run_fuzz_past_the_model_load(tiny_model_dir, tiny_adapter_dir, tmp_path_factory, data):
     """`fteval run` for real on the tiny model and an adapter: hostile test data and every setting that matters after
     the load. Whatever the case, a clean outcome, and on exit 0 a whole output folder: an answer per test example and
     contestant, results.json, and the report."""
     from ftdata.testing import accepted_export
 
-    rows, settings_ = data.draw(eval_cases(tiny_model_dir, tiny_adapter_run))
+    rows, settings_ = data.draw(eval_cases(tiny_model_dir, tiny_adapter_dir))
     distinct(EVAL_RUN, rows, settings_)
     folder = tmp_path_factory.mktemp("eval-run")
     ratios = "split.ratios={train: 0.0, validation: 0.0, test: 1.0}"

@@ -127,27 +127,6 @@ def path_scores(tiny_model_dir):
     return run_capability_suite([SUITE], pretrained=str(tiny_model_dir), device="cpu", limit=LIMIT)
 
 
-@pytest.fixture(scope="module")
-def tiny_adapter_dir(tmp_path_factory, tiny_model_dir):
-    """A LoRA adapter on the tiny model with random B weights (peft starts them at zero), so it changes outputs."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(0)
-    model = get_peft_model(
-        AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32),
-        LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"]),
-    )
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "lora_B" in name:
-                parameter.normal_(0.0, 1.0)
-    folder = tmp_path_factory.mktemp("adapter")
-    model.save_pretrained(folder)
-    return folder
-
-
 def _loaded(folder):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
