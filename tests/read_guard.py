@@ -1,6 +1,6 @@
 """A pytest plugin: no test reads outside the repository, its temporary folders and the Python installation.
 
-A user's bare clone has nothing beside it (no ../shared, no hub cache), so a test that opens a file there
+A user's bare clone has nothing beside it (no shared data folder, no hub cache), so a test that opens a file there
 passes on a developer's machine and fails for everyone else. An audit hook (PEP 578) sees every `open`
 (Python's, io's, the import system's), every directory listing, and the paths on every command line a
 test starts; a path outside the allowed places fails the test that touched it, in the phase (set-up,
@@ -157,13 +157,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         session.config.stash[KEY].allow(factory.getbasetemp())  # --basetemp may be anywhere
 
 
-def _watch(item: pytest.Item, phase: str):
-    guard = item.config.stash[KEY]
+def _watching(guard: ReadGuard):
+    """Wraps one hook call: the paths touched outside during it are left in `guard.found`."""
     guard.found, guard.watching = [], True
     try:
-        result = yield
+        return (yield)
     finally:
         guard.watching = False
+
+
+def _watch(item: pytest.Item, phase: str):
+    guard = item.config.stash[KEY]
+    result = yield from _watching(guard)
     if guard.found:
         pytest.fail(_message(phase, guard.found), pytrace=False)
     return result
@@ -182,11 +187,7 @@ def _message(phase: str, found: list[str]) -> str:
 def pytest_make_collect_report(collector: pytest.Collector):
     """Module-level reads happen while a test file is collected: they fail its collection."""
     guard = collector.config.stash[KEY]
-    guard.found, guard.watching = [], True
-    try:
-        report = yield
-    finally:
-        guard.watching = False
+    report = yield from _watching(guard)
     if guard.found and report.outcome != "failed":
         report.outcome, report.longrepr = "failed", _message("collecting " + collector.nodeid, guard.found)
     return report

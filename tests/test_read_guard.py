@@ -8,8 +8,9 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-# Where the planted reads go: beside the repository, as ../shared was; or, for a checkout inside the temporary
-# folder (whose neighbours are temporary files, which tests may read), the home folder, outside every allowed place.
+# Where the planted reads go: beside the repository, as the shared data folder was; or, for a checkout inside the
+# temporary folder (whose neighbours are temporary files, which tests may read), the home folder, outside every
+# allowed place.
 TEMPORARY = Path(tempfile.gettempdir()).resolve()
 BESIDE = Path.home() if REPO.parent == TEMPORARY or TEMPORARY in REPO.parent.parents else REPO.parent
 
