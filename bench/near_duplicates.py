@@ -34,7 +34,7 @@ os.environ.setdefault("RAYON_NUM_THREADS", "1")
 
 from ftdata.duplicates import SEED, SHINGLE_CHARS, duplicate_key, lsh_bands, near_duplicate_clusters
 
-GSM8K = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "gsm8k" / "train.jsonl"
+GSM8K = Path(__file__).resolve().parent.parent / "tests" / "data" / "gsm8k" / "train.jsonl"  # MIT, bundled
 SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
 TOKEN = re.compile(r"\S+|\s+")
 NUMBER = re.compile(r"\d+")

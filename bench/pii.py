@@ -29,7 +29,7 @@ import phonenumbers
 from ftdata.pii import PII_KINDS, SECRET_KINDS, scan_texts
 
 REPO = Path(__file__).resolve().parent.parent
-GSM8K = REPO.parent / "shared" / "data" / "gsm8k" / "train.jsonl"
+GSM8K = REPO / "tests" / "data" / "gsm8k" / "train.jsonl"  # MIT, bundled
 KINDS = sorted(PII_KINDS | SECRET_KINDS)
 ALNUM = string.ascii_letters + string.digits
 

@@ -1,31 +1,28 @@
-"""How fast are `ftdata push` and `ftdata pull` next to the raw Argilla SDK doing the same, in the same run?
+"""How fast is `ftdata push`, its lint included, next to the raw Argilla SDK logging the same records?
 
-    .venv/bin/python bench/review.py                # 5,000 examples (~9 min here: Argilla logs ~70-90/s)
+    .venv/bin/python bench/review.py                # 5,000 examples (~10 min here: Argilla logs ~70-90 records/s)
     .venv/bin/python bench/review.py --n 500        # a quick run
-    .venv/bin/python bench/review.py --repeat 3     # medians of three runs, ftdata and SDK in alternating order
+    .venv/bin/python bench/review.py --repeat 3     # medians of three rounds, ftdata and the SDK in alternating order
 
-Builds N examples from GSM8K (MIT; beyond its 7,473 rows, questions are paired with other rows'
-answers) with a few planted off-format answers, so that some records carry suggestions, in a
-temporary ftdata project and workspace `ftkit-bench-<hex>`. Against one server, it then times:
+Builds N examples from GSM8K (MIT; beyond its 7,473 rows, questions are paired with other rows' answers) with a few
+planted off-format answers, so that some records carry suggestions, in a temporary ftdata project and workspace
+`ftkit-bench-<hex>`. Against one server, each round times:
 
-- `ftdata.lint.lint` alone, and `ftdata.review.push`, which runs that lint first: push is split by
-  its `progress` callback (the lint's last stage) and by the time of its first bulk request, so the
-  comparison with the SDK is about the logging path;
+- `ftdata push` itself, lint included: the command as a user runs it (a subprocess, `--json`), and the library
+  call it makes (`ftdata.review.push`), whose lint stage is timed apart through its `progress` callback;
+- the lint alone (`ftdata.lint.lint`, what `ftdata check` runs);
 - the raw SDK logging the same records (the same fields, metadata and suggestions, built by
-  `ftdata.review.review_records` as push builds them) into a second dataset with the same settings:
+  `ftdata.review.review_records` as push builds them) into a dataset with the same settings: client,
   `rg.Dataset(...).create()`, then `dataset.records.log([rg.Record(...)], batch_size=200)`;
-- a re-push of the unchanged records (an upsert), and the SDK logging them again;
-- `ftdata.snapshot.pull` against the SDK reading the same dataset with
-  `list(dataset.records(with_responses=True, with_suggestions=True))`, three times each, in turns;
-- the logging path interleaved (skip with --no-interleave): the bulk requests push's loop makes and
-  the SDK's `records.log`, batch by batch in turns into two more datasets, so that the load of other
-  work on the machine and the server's growth hit both alike. On a shared 2-core machine this is
-  the reliable push-logging figure: whole runs timed one after the other differ by tens of percent.
+- a re-push of the unchanged records (an upsert) and the SDK logging them again; `ftdata pull` against the SDK
+  reading the same dataset (`list(dataset.records(with_responses=True, with_suggestions=True))`), in turns;
+- with --interleave, the logging path alone, batch by batch in turns into two more datasets (the steadiest
+  figure on a busy machine).
 
-Prints one table and ftdata's overhead against the SDK in %; no assertions. Issue target: overhead
-≤ 10 % on push-logging and pull. The server is the one ARGILLA_API_URL/ARGILLA_API_KEY name, or else
-the local one (started with `scripts/argilla-local.sh up` if needed, and left running). Everything
-the script created in Argilla is deleted at the end, also on error.
+The headline (issue 13's target): push, lint included, within 10 % of the SDK's log time plus the lint's own
+time; the lint's share of push is printed apart. ftdata goes first in even rounds, the SDK in odd ones. The
+server is the one ARGILLA_API_URL/ARGILLA_API_KEY name, or else the local one (started with
+`scripts/argilla-local.sh up` if needed, and left running). Everything created in Argilla is deleted at the end.
 """
 
 from __future__ import annotations
@@ -52,6 +49,8 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("TQDM_DISABLE", "1")
 
+from common import REPO, gsm8k_rows, load, machine
+
 from ftdata.argilla_client import KEY_VARIABLE, URL_VARIABLE, ArgillaConnection
 from ftdata.importers import ColumnMap, import_files
 from ftdata.lint import LintReport, lint
@@ -60,8 +59,6 @@ from ftdata.review import push, review_records, review_settings
 from ftdata.snapshot import pull
 from ftdata.store import Store
 
-REPO = Path(__file__).resolve().parents[1]
-GSM8K = Path(__file__).resolve().parents[2] / "shared" / "data" / "gsm8k" / "train.jsonl"
 GUIDELINES = REPO / "annotation_guidelines" / "review.md"
 STYLE = REPO / "examples" / "quickstart" / "style.yaml"
 PLANT_EVERY = 50  # every 50th answer is made off-format: its record gets a `wrong-format` suggestion
@@ -114,8 +111,7 @@ def connect() -> ArgillaConnection:
 def build_rows(n: int) -> list[dict[str, str]]:
     """n distinct GSM8K conversations: row i's question with row i's answer, then (past the 7,473
     rows) with the answer of a row 7, 14, ... further on; every PLANT_EVERY-th answer off-format."""
-    with GSM8K.open(encoding="utf-8") as handle:
-        rows = [json.loads(line) for line in handle]
+    rows = gsm8k_rows()
     out = []
     for index in range(n):
         a = index % len(rows)
@@ -191,8 +187,27 @@ def time_push(project: Project, connection: ArgillaConnection, label: str, timin
     end = time.perf_counter()
     first = timed.marks.get("first_records_request", end)
     timings.add(f"{label} (lint included)", end - start, result.pushed)
+    timings.add(f"{label}: its lint", lint_done[0] - start, result.pushed)
     timings.add(f"{label} without its lint", end - lint_done[0], result.pushed)
     timings.add(f"{label}: bulk requests only", end - first, result.pushed)
+
+
+def time_push_command(project: Project, connection: ArgillaConnection, dataset: str, timings: Timings) -> None:
+    """`ftdata push --json` as a user runs it, in its own process (start-up, imports, lint, logging)."""
+    env = {**os.environ, URL_VARIABLE: connection.api_url, KEY_VARIABLE: connection.api_key}
+    command = [str(Path(sys.executable).parent / "ftdata"), "push", "--project", str(project.root), "--json"]
+    start = time.perf_counter()
+    result = subprocess.run([*command, "--set", f"dataset={dataset}"], env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(f"ftdata push failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    timings.add("ftdata push, the command (lint included)", seconds, json.loads(result.stdout)["pushed"])
+
+
+def time_lint(project: Project, timings: Timings) -> None:
+    start = time.perf_counter()
+    report = lint(project)
+    timings.add("ftdata lint alone", time.perf_counter() - start, report.examples)
 
 
 def time_sdk_log(
@@ -324,8 +339,9 @@ def one_round(
     timings: Timings,
     interleave: bool,
 ) -> None:
-    """Fresh push and SDK log, re-push and SDK re-log, pull and SDK read (PULLS times each); ftdata
-    first in even rounds, the SDK first in odd ones, so neither always meets a fuller server."""
+    """The push command and SDK log, push (library call) and SDK log, the lint alone, re-push and SDK re-log, pull
+    and SDK read (PULLS times each); ftdata first in even rounds, the SDK first in odd ones, so neither always meets
+    a fuller server."""
     project = Project.open(base.root, overrides=(f"dataset=bench-ftdata-{round_}",))
     sdk_name = f"bench-sdk-{round_}"
     ftdata_first = round_ % 2 == 0
@@ -334,6 +350,14 @@ def one_round(
         for step in (ftdata_step, sdk_step) if ftdata_first else (sdk_step, ftdata_step):
             step()
 
+    command_dataset, command_sdk = f"bench-command-{round_}", f"bench-command-sdk-{round_}"
+    in_order(
+        lambda: time_push_command(project, connection, command_dataset, timings),
+        lambda: time_sdk_log(project, connection, payload, command_sdk, "SDK log, for the command", timings),
+    )
+    delete_dataset(connection, project.config.workspace, command_dataset)
+    delete_dataset(connection, project.config.workspace, command_sdk)
+    time_lint(project, timings)
     in_order(
         lambda: time_push(project, connection, "ftdata push", timings),
         lambda: time_sdk_log(project, connection, payload, sdk_name, "SDK log", timings),
@@ -350,8 +374,7 @@ def one_round(
         time_interleaved(project, connection, payload, round_, timings)
 
 
-# (what, ftdata's operation, the SDK's): "push-logging" and "pull" are the issue's figures, "interleaved log" the
-# steadiest on a busy machine.
+# (what, ftdata's operation, the SDK's): the other figures beside the headline, overhead against the SDK alone.
 COMPARISONS = [
     ("push-logging", "ftdata push without its lint", "SDK log (client, dataset, log)"),
     ("bulk requests", "ftdata push: bulk requests only", "SDK log: records.log only"),
@@ -377,12 +400,25 @@ def report(timings: Timings) -> None:
             line += "  " + " ".join(f"{s:.1f}" for s in seconds)
         print(line)
     print()
-    print("ftdata's overhead against the raw SDK (positive: ftdata slower; issue target <= 10 %):")
-    for what, ftdata, sdk in COMPARISONS:
+    push, lint_alone, sdk = (timings.median(op) for op in ("ftdata push (lint included)", "ftdata lint alone",
+                                                           "SDK log (client, dataset, log)"))  # fmt: skip
+    command, command_sdk = (
+        timings.median("ftdata push, the command (lint included)"),
+        timings.median("SDK log, for the command (client, dataset, log)"),
+    )
+    own_lint = timings.median("ftdata push: its lint")
+    print(f"headline: ftdata push, lint included, against the SDK's log plus the lint alone: "
+          f"{push:.1f} s vs {sdk:.1f} + {lint_alone:.1f} s = {(push / (sdk + lint_alone) - 1) * 100:+.1f} % "
+          f"(target <= +10 %)")  # fmt: skip
+    print(f"  the lint's share of push: {own_lint:.1f} s of {push:.1f} s ({own_lint / push:.0%})")
+    print(f"  the command (its own process: start-up and imports too): {command:.1f} s vs {command_sdk:.1f} + "
+          f"{lint_alone:.1f} s = {(command / (command_sdk + lint_alone) - 1) * 100:+.1f} %")  # fmt: skip
+    print("ftdata's overhead against the raw SDK alone, lint left out (positive: ftdata slower):")
+    for what, ftdata, sdk_operation in COMPARISONS:
         if ftdata not in timings.seconds:
             continue
-        percent = (timings.median(ftdata) / timings.median(sdk) - 1) * 100
-        print(f"  {what:<18} {percent:+6.1f} %   {ftdata}  vs  {sdk}")
+        percent = (timings.median(ftdata) / timings.median(sdk_operation) - 1) * 100
+        print(f"  {what:<18} {percent:+6.1f} %   {ftdata}  vs  {sdk_operation}")
 
 
 def main() -> None:
@@ -390,7 +426,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=5000, help="examples to push and pull (default 5000)")
     parser.add_argument("--repeat", type=int, default=1, help="rounds; the table shows medians (default 1)")
     parser.add_argument(
-        "--no-interleave", action="store_true", help="skip the interleaved logging (about half the run time)"
+        "--interleave", action="store_true", help="also the interleaved logging (about doubles the run time)"
     )
     args = parser.parse_args()
     if args.n < 1 or args.repeat < 1:
@@ -398,36 +434,27 @@ def main() -> None:
 
     import argilla as rg
 
-    load_start = os.getloadavg()
+    print(machine(), flush=True)
     connection = connect()
     workspace = f"ftkit-bench-{uuid.uuid4().hex[:8]}"
     timings = Timings()
     print(f"server {connection.api_url} (Argilla {connection.server_version()}), workspace {workspace}, ", end="")
-    print(f"{os.cpu_count()} CPUs, n={args.n}, repeat={args.repeat}", flush=True)
+    print(f"n={args.n}, repeat={args.repeat}", flush=True)
     try:
         with tempfile.TemporaryDirectory(prefix="ftkit-bench-") as tmp:
             # Also the SDK's default client, which `review_settings` needs: its metadata properties look one up.
             rg.Workspace(name=workspace, client=sdk_client(connection)).create()
             project = make_project(Path(tmp), args.n, workspace)
-            start = time.perf_counter()
-            lint_report = lint(project)
-            timings.add("ftdata lint (alone, once)", time.perf_counter() - start, lint_report.examples)
-            payload = sdk_payload(project, lint_report)
+            payload = sdk_payload(project, lint(project))
             with_suggestions = sum(1 for item in payload if item["suggestions"])
             print(f"{len(payload)} records to log, {with_suggestions} with a suggestion", flush=True)
             for round_ in range(args.repeat):
-                one_round(project, connection, payload, round_, timings, interleave=not args.no_interleave)
+                one_round(project, connection, payload, round_, timings, interleave=args.interleave)
     finally:
         delete_workspace(connection, workspace)
-    load_end = os.getloadavg()
     print()
     report(timings)
-    print()
-    print(f"load average (1, 5, 15 min): start {_load(load_start)}, end {_load(load_end)}")
-
-
-def _load(values: tuple[float, float, float]) -> str:
-    return " ".join(f"{v:.2f}" for v in values)
+    print(f"load average at the end: {load()}")
 
 
 if __name__ == "__main__":

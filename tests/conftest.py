@@ -18,26 +18,25 @@ from private_argilla import PrivateArgilla
 
 from ftdata.argilla_client import ArgillaConnection
 
+# No test reads outside the repository, its temporary folders and the Python installation (a bare clone).
+pytest_plugins = ["read_guard"]
+
 REPO = Path(__file__).resolve().parent.parent
 # An explicit opt-in to run the Argilla tests against a server of your choosing (they create and delete users).
 TEST_URL_VARIABLE, TEST_KEY_VARIABLE = "FTKIT_TEST_ARGILLA_URL", "FTKIT_TEST_ARGILLA_KEY"
-# Real public data laid beside the repository (CI copies shared/ next to its clone).
-GSM8K = REPO.parent / "shared" / "data" / "gsm8k" / "train.jsonl"
+# Real public data, bundled with its MIT licence (tests/data/gsm8k/README.md).
+GSM8K = REPO / "tests" / "data" / "gsm8k" / "train.jsonl"
 
 
 @pytest.fixture(scope="session")
 def gsm8k_path() -> Path:
-    """GSM8K's train.jsonl in the shared data folder laid beside the repository."""
-    if not GSM8K.is_file():
-        pytest.fail(f"{GSM8K} is missing: the tests use the shared data folder laid beside the repository")
+    """GSM8K's train.jsonl, bundled in tests/data/gsm8k."""
     return GSM8K
 
 
 @pytest.fixture(scope="session")
 def gsm8k_rows() -> list[dict]:
     """GSM8K's training split (MIT): 7,473 {"question", "answer"} rows of real, human-written data."""
-    if not GSM8K.is_file():
-        pytest.fail(f"{GSM8K} is missing: the tests use the shared data folder laid beside the repository")
     with GSM8K.open(encoding="utf-8") as handle:
         return [json.loads(line) for line in handle]
 
@@ -87,6 +86,27 @@ def tiny_model_dir(tmp_path_factory, tiny_tokenizer_dir):
     from fttrain.testing import tiny_llama
 
     return tiny_llama(tmp_path_factory.mktemp("tiny-llama"), tiny_tokenizer_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_adapter_dir(tmp_path_factory, tiny_model_dir):
+    """A LoRA adapter on the tiny model with random B weights (peft starts them at zero), so it changes outputs."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32),
+        LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"]),
+    )
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(0.0, 1.0)
+    folder = tmp_path_factory.mktemp("adapter")
+    model.save_pretrained(folder)
+    return folder
 
 
 @pytest.fixture(scope="session")

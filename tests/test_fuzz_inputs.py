@@ -2,17 +2,23 @@
 
 The CLI contract under test (ftcore.cli): whatever the input, no traceback reaches the user, the exit
 code is 0, 1 or 2, and exit 2 ends the output with ONE line, "Error: ...", that names the file at fault.
-Hypothesis runs derandomized (the same cases on every run, no example database). CASES counts the cases each
-target ran; the last test prints the counts (`pytest -s tests/test_fuzz_inputs.py`).
+Hypothesis runs derandomized (the same cases on every run, no example database). Each target declares how
+many cases it runs; a case equal to one it already ran is drawn again, and the test fails unless the target
+ran exactly that many distinct cases. FTKIT_FUZZ_SCALE multiplies every target's count: the soak run,
+`FTKIT_FUZZ_SCALE=15`, runs more than 10,000 distinct cases. The last test prints the counts and outcomes
+(`pytest -s tests/test_fuzz_inputs.py`).
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
+import hashlib
 import io
 import itertools
 import json
+import os
 import re
 import shutil
 import traceback
@@ -22,9 +28,10 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from ftcore import load_split
 from ftcore.config import ConfigError
 from ftdata.cli import main as ftdata_main
 from ftdata.project import Project, init_project
@@ -36,21 +43,63 @@ from fttrain.cli import main as fttrain_main
 
 REPO = Path(__file__).resolve().parent.parent
 STYLE = REPO / "examples" / "quickstart" / "style.yaml"
-CASES: Counter[str] = Counter()  # target -> cases run
+SCALE = int(os.environ.get("FTKIT_FUZZ_SCALE", "1"))  # the soak run: 15
+DECLARED: dict[str, int] = {}  # target -> distinct cases it must run
+SEEN: dict[str, set[str]] = {}  # target -> fingerprints of the cases it ran to their end
+CURRENT: dict[str, str] = {}  # target -> fingerprint of the case running now
 OUTCOMES: dict[str, Counter[str]] = {}  # target -> how its cases ended ("exit 2", "ModelLoadReached", ...)
 _serial = itertools.count()
-pytestmark = pytest.mark.slow  # about a minute in all; each fuzz target takes a few seconds
+pytestmark = pytest.mark.slow  # about two minutes in all; each fuzz target takes a few seconds
 
 
-def fuzz(examples: int):
-    """Hypothesis settings for one target: derandomized, no database, no per-example deadline."""
-    return settings(
-        max_examples=examples,
+@pytest.fixture(scope="module", autouse=True)
+def made_up_paths_are_no_reads(read_guard):
+    """Fuzzed configs name paths that exist nowhere (a byte inserted into a folder name): opening one reads no
+    file of this machine. Existing files outside the repository still fail a test (tests/read_guard.py)."""
+    read_guard.missing_ok = True
+    yield
+    read_guard.missing_ok = False
+
+
+def fuzz(target: str, examples: int):
+    """One fuzz target: `examples` × FTKIT_FUZZ_SCALE distinct cases, derandomized, no database, no deadline;
+    afterwards, the check that Hypothesis ran every one of them to its end (`distinct`, then `count`)."""
+    DECLARED[target] = examples * SCALE
+    hypothesis_settings = settings(
+        max_examples=DECLARED[target],
         derandomize=True,
         database=None,
         deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.large_base_example,
+            HealthCheck.filter_too_much,  # repeated cases are rejected by `distinct`
+        ],
     )
+
+    def decorate(test):
+        run = hypothesis_settings(test)
+
+        @functools.wraps(run)
+        def run_and_count(*args, **kwargs):
+            SEEN[target], OUTCOMES[target] = set(), Counter()
+            run(*args, **kwargs)
+            ran, ended = len(SEEN[target]), sum(OUTCOMES[target].values())
+            assert ran == ended == DECLARED[target], f"{target}: {ran} distinct cases ran to their end, {ended} counted"
+
+        return run_and_count
+
+    return decorate
+
+
+def distinct(target: str, *case: object) -> None:
+    """Called with a case's inputs before it runs: a case equal to one the target already ran to its end is
+    rejected, and Hypothesis draws another (a rejected case does not count toward its max_examples). A case that
+    failed is not "ran": Hypothesis replays it while it shrinks the failure."""
+    fingerprint = hashlib.sha256(repr(case).encode("utf-8", "surrogatepass")).hexdigest()
+    assume(fingerprint not in SEEN[target])
+    CURRENT[target] = fingerprint
 
 
 def check_outcome(
@@ -81,8 +130,9 @@ def check_outcome(
 
 
 def count(target: str, outcome: str) -> None:
-    CASES[target] += 1
-    OUTCOMES.setdefault(target, Counter())[outcome] += 1
+    """The case that `distinct` let through ended, this way."""
+    SEEN[target].add(CURRENT.pop(target))
+    OUTCOMES[target][outcome] += 1
 
 
 def invoke(main, args: list[str]):
@@ -240,49 +290,65 @@ def data_project(tmp_path_factory) -> Path:
     return root
 
 
-@fuzz(60)
+IMPORT_JSONL = "ftdata import (JSONL)"
+
+
+@fuzz(IMPORT_JSONL, 60)
 @given(content=jsonl_files())
 def test_import_mutated_jsonl(data_project, content):
+    distinct(IMPORT_JSONL, content)
     source = data_project / "inputs" / f"case{next(_serial)}.jsonl"
     source.write_bytes(content)
     project = str(data_project / "project")
     outcome = check_outcome(invoke(ftdata_main, ["import", "--project", project, str(source)]), [str(source)])
-    count("ftdata import (JSONL)", outcome)
+    count(IMPORT_JSONL, outcome)
 
 
-@fuzz(200)
+VALIDATE_JSONL = "ftdata validate (JSONL)"
+
+
+@fuzz(VALIDATE_JSONL, 200)
 @given(content=jsonl_files())
 def test_validate_mutated_jsonl(tmp_path_factory, content):
     """`validate` reports every problem, one line each, all naming the file; exit 2 when it cannot be read."""
+    distinct(VALIDATE_JSONL, content)
     source = tmp_path_factory.getbasetemp() / f"validate{next(_serial)}.jsonl"
     source.write_bytes(content)
     result = invoke(ftdata_main, ["validate", str(source)])
     outcome = check_outcome(result, [str(source)], report=True)
     assert all(line.startswith(str(source)) for line in result.output.splitlines() if line), result.output[-2000:]
-    count("ftdata validate (JSONL)", outcome)
+    count(VALIDATE_JSONL, outcome)
 
 
-@fuzz(60)
+IMPORT_CSV = "ftdata import (CSV/TSV)"
+
+
+@fuzz(IMPORT_CSV, 60)
 @given(case=csv_files())
 def test_import_mutated_csv(data_project, case):
+    distinct(IMPORT_CSV, case)
     content, suffix, args = case
     source = data_project / "inputs" / f"case{next(_serial)}{suffix}"
     source.write_bytes(content)
     result = invoke(ftdata_main, ["import", "--project", str(data_project / "project"), *args, str(source)])
     outcome = check_outcome(result, [str(source)])
-    count("ftdata import (CSV/TSV)", outcome)
+    count(IMPORT_CSV, outcome)
 
 
-@fuzz(10)
+CHECK_STORE = "ftdata check (fuzzed store)"
+
+
+@fuzz(CHECK_STORE, 10)
 @given(content=jsonl_files())
 def test_check_after_fuzzed_imports(data_project, content):
     """The lint over a store that the fuzz above filled with hostile (but contract-valid) examples."""
+    distinct(CHECK_STORE, content)
     source = data_project / "inputs" / f"case{next(_serial)}.jsonl"
     source.write_bytes(content)
     project = str(data_project / "project")
     check_outcome(invoke(ftdata_main, ["import", "--project", project, str(source)]), [str(source)])
     outcome = check_outcome(invoke(ftdata_main, ["check", "--project", project, "--json"]), [project])
-    count("ftdata check (fuzzed store)", outcome)
+    count(CHECK_STORE, outcome)
 
 
 # --- YAML configs: ftdata.yaml, fttrain's and fteval's ---------------------------------------------------
@@ -391,18 +457,25 @@ def export_project(tmp_path_factory, gsm8k_rows) -> Path:
     return root
 
 
-@fuzz(90)
+PROJECT_CONFIG = "ftdata.yaml under ftdata import, check and export"
+
+
+@fuzz(PROJECT_CONFIG, 90)
 @given(data=st.data())
 def test_project_config_fuzz_import_check_export(data_project, export_project, data):
     """A fuzzed ftdata.yaml (and `--set`s) under import, check and export: always a clean outcome."""
     command = data.draw(st.sampled_from(["import", "check", "export"]))
-    project = export_project if command == "export" else data_project / f"config{next(_serial)}"
+    serial = next(_serial)
+    project = export_project if command == "export" else data_project / f"config{serial}"
+    # The project folder's own name is left out of the case: configs name it only through the root it gives.
+    text = data.draw(project_configs(project)).replace(str(project), "<project>")
+    damage = data.draw(st.none() | st.binary(max_size=64)) if data.draw(st.integers(0, 9)) == 0 else None
+    overrides = [arg for item in data.draw(OVERRIDES) for arg in ("--set", item)]
+    allow_small = data.draw(st.sampled_from([[], ["--allow-small"]])) if command == "export" else []
+    distinct(PROJECT_CONFIG, command, text, damage, overrides, allow_small)
     if command != "export":
         project.mkdir()
-    text = data.draw(project_configs(project))
-    damage = data.draw(st.none() | st.binary(max_size=64)) if data.draw(st.integers(0, 9)) == 0 else None
-    config = write_config(project, "ftdata.yaml", text, damage)
-    overrides = [arg for item in data.draw(OVERRIDES) for arg in ("--set", item)]
+    config = write_config(project, "ftdata.yaml", text.replace("<project>", str(project)), damage)
     args = [command, "--project", str(project), *overrides]
     if command == "import":
         good = data_project / "inputs" / "good.jsonl"
@@ -412,27 +485,32 @@ def test_project_config_fuzz_import_check_export(data_project, export_project, d
         args.append("--json")
     else:
         out = project / "exports" / "fuzz"
-        args += ["--out", str(out), *data.draw(st.sampled_from([[], ["--allow-small"]]))]
+        args += ["--out", str(out), *allow_small]
     # Errors name the config, the project folder (store, snapshots, style) or a --set. Two name their setting
     # instead: too few examples (export.min_examples), and a tokenizer that does not load (ftdata.tokens).
     names = [str(config), str(project), "--set", "export.min_examples", "tokenizer '"]
-    outcome = check_outcome(invoke(ftdata_main, args), names)
-    count(f"ftdata.yaml under `ftdata {command}`", outcome)
+    # any_path: a style spec the config points at, damaged into a path that exists nowhere, is named as itself.
+    outcome = check_outcome(invoke(ftdata_main, args), names, any_path=True)
+    count(PROJECT_CONFIG, f"ftdata {command}: {outcome}")
     if command == "export":
         leftovers = [p.name for p in (project / "exports").glob(".*")] if (project / "exports").exists() else []
         assert not leftovers, leftovers  # no staging folder left behind by a refused export
 
 
-@fuzz(15)
+NO_SNAPSHOT = "ftdata export without a snapshot"
+
+
+@fuzz(NO_SNAPSHOT, 15)
 @given(snapshot=st.sampled_from(["", "latest", "../..", "20260101T000000Z-fuzz/..", "x" * 300, "-"]) | TEXT)
 def test_export_without_a_usable_snapshot(tmp_path_factory, snapshot):
     """Projects with no snapshot, and snapshot ids that name none: exit 2 naming the snapshots folder."""
+    distinct(NO_SNAPSHOT, snapshot)
     project = tmp_path_factory.mktemp("no-snapshot")
     init_project(project)
     result = invoke(ftdata_main, ["export", "--project", str(project), f"--snapshot={snapshot}", "--allow-small"])
     outcome = check_outcome(result, [str(project)])
     assert result.exit_code == 2
-    count("ftdata export without a snapshot", outcome)
+    count(NO_SNAPSHOT, outcome)
 
 
 @pytest.fixture(scope="module")
@@ -451,18 +529,22 @@ def train_base(tmp_path_factory, tiny_model_dir, export_dir) -> dict:
     }
 
 
-@fuzz(100)
+TRAIN_CONFIG = "fttrain run --dry-run (config)"
+
+
+@fuzz(TRAIN_CONFIG, 100)
 @given(data=st.data())
 def test_train_config_fuzz_dry_run(train_base, tmp_path_factory, data):
-    folder = tmp_path_factory.mktemp("train-config")
     text = data.draw(yaml_configs(train_base))
+    distinct(TRAIN_CONFIG, text)
+    folder = tmp_path_factory.mktemp("train-config")
     config = write_config(folder, "train.yaml", text)
     result = invoke(fttrain_main, ["run", str(config), "--dry-run"])
     # A bad setting is named by its key or the file it points at; base_model errors name the model.
     names = [str(config), "base_model", "data:", "max_seq_len"]
     outcome = check_outcome(result, names, any_path=True)
     assert not Path(train_base["output_dir"]).exists()  # a dry run writes nothing
-    count("fttrain run --dry-run (config)", outcome)
+    count(TRAIN_CONFIG, outcome)
 
 
 class ModelLoadReached(Exception):
@@ -492,24 +574,27 @@ def eval_base(tmp_path_factory, tiny_model_dir, export_dir) -> dict:
     }
 
 
-@fuzz(150)
+EVAL_CONFIG = "fteval run (config, to the model load)"
+
+
+@fuzz(EVAL_CONFIG, 150)
 @given(data=st.data())
 def test_eval_config_fuzz_load_and_run(eval_base, tmp_path_factory, data):
     """`load_eval_config` raises only ConfigError; `fteval run` either stops on bad input (exit 2) or gets to
     the model load, which is replaced by an exception here: no model is loaded for a config that is wrong."""
     import transformers
 
-    folder = tmp_path_factory.mktemp("eval-config")
     # Any string, invalid regexes for answer_pattern included: the config check compiles it.
     values = YAML_VALUES | st.sampled_from([r"(\d+)", "####", "x", "(", "[a-"])
-    config = write_config(folder, "eval.yaml", data.draw(yaml_configs(eval_base, values)))
+    text = data.draw(yaml_configs(eval_base, values))
+    distinct(EVAL_CONFIG, text)
+    config = write_config(tmp_path_factory.mktemp("eval-config"), "eval.yaml", text)
     try:
         load_eval_config(config)
-        outcome = "loaded"
+        loaded = "loaded"
     except ConfigError as error:
         assert "\n" not in str(error) and str(config) in str(error), str(error)
-        outcome = "ConfigError"
-    count("fteval.config.load_eval_config", outcome)
+        loaded = "ConfigError"
 
     def refuse(*args, **kwargs):
         raise ModelLoadReached
@@ -521,7 +606,79 @@ def test_eval_config_fuzz_load_and_run(eval_base, tmp_path_factory, data):
     names = [str(config), "run:", "previous_run:", "generator:"]
     outcome = check_outcome(result, names, allowed_exception=ModelLoadReached, any_path=True)
     assert not Path(eval_base["output_dir"]).exists()  # nothing written before the model would load
-    count("fteval run (config, before the model loads)", outcome)
+    count(EVAL_CONFIG, f"load_eval_config {loaded}, fteval run {outcome}")
+
+
+# What test data holds that a model then reads, answers and a report escapes: anything, hostile bits included.
+HOSTILE_TEXT = WORDS | st.sampled_from(
+    ["\u202e#### 4", "<script>alert(1)</script>", "x" * 3000, "\x00\x1b[31m", "####"]
+)
+
+
+@st.composite
+def eval_cases(draw, tiny_model_dir: Path, adapter: Path) -> tuple[list[dict], dict]:
+    """(test rows, eval config): hostile questions and answers, and every setting that matters after the load,
+    each kept small enough for a tiny model to answer in a second."""
+    # Distinct rows: a snapshot never holds one conversation twice (Argilla keeps one record per example id).
+    row = st.fixed_dictionaries({"question": HOSTILE_TEXT, "answer": HOSTILE_TEXT})
+    rows = draw(st.lists(row, min_size=3, max_size=6, unique_by=lambda r: (r["question"], r["answer"])))
+    patterns = st.none() | st.sampled_from([r"^####\s*(.*?)\s*$", r"(\d+)", "####", ".*", "(a)|(b)", "^$"])
+    config = {
+        "base_model": str(tiny_model_dir),
+        "style": str(STYLE),
+        "system_prompt": draw(HOSTILE_TEXT),
+        "run": str(adapter),
+        "previous_run": draw(st.sampled_from([None, str(adapter)])),
+        "answer_pattern": draw(patterns),
+        "max_new_tokens": draw(st.integers(1, 6)),
+        "batch_size": draw(st.integers(1, 4)),
+        "limit": draw(st.none() | st.integers(1, 3)),
+        "seed": draw(st.integers(0, 2**31 - 1)),
+        # lm-eval takes seconds a call: its suite in a few cases only, on one or two items.
+        "capability_tasks": draw(st.sampled_from([[]] * 5 + [["ftkit_commonsense"]])),
+        "capability_limit": draw(st.integers(1, 2)),
+    }
+    return rows, config
+
+
+EVAL_RUN = "fteval run (tiny model, to results.json and the report)"
+
+
+@fuzz(EVAL_RUN, 12)
+@given(data=st.data())
+def test_eval_run_fuzz_past_the_model_load(tiny_model_dir, tiny_adapter_dir, tmp_path_factory, data):
+    """`fteval run` for real on the tiny model and an adapter: hostile test data and every setting that matters after
+    the load. Whatever the case, a clean outcome, and on exit 0 a whole output folder: an answer per test example and
+    contestant, results.json, and the report."""
+    from ftdata.testing import accepted_export
+
+    rows, settings_ = data.draw(eval_cases(tiny_model_dir, tiny_adapter_dir))
+    distinct(EVAL_RUN, rows, settings_)
+    folder = tmp_path_factory.mktemp("eval-run")
+    ratios = "split.ratios={train: 0.0, validation: 0.0, test: 1.0}"
+    export = accepted_export(folder / "project", rows, folder / "export", system="House.", overrides=(ratios,))
+    output = folder / "eval"
+    config = write_config(
+        folder, "eval.yaml", yaml.safe_dump({**settings_, "data": str(export), "output_dir": str(output)})
+    )
+    result = invoke(fteval_main, ["run", str(config)])
+    outcome = check_outcome(result, [str(config), str(export)])
+    if result.exit_code == 0:
+        results = json.loads((output / "results.json").read_text(encoding="utf-8"))
+        n = results["data"]["n"]
+        assert n == min(len(load_split(export, "test")), settings_["limit"] or n)
+        expected = ["base", "base+prompt", "finetuned"] + (["previous"] if settings_["previous_run"] else [])
+        assert list(results["contestants"]) == expected
+        for name in expected:
+            assert len(read_jsonl_lines(output / "answers" / f"{name}.jsonl")) == n, name
+        assert {"report.md", "report.html"} <= {path.name for path in output.iterdir()}
+        assert "<script>alert(1)</script>" not in (output / "report.html").read_text(encoding="utf-8")
+    count(EVAL_RUN, outcome)
+
+
+def read_jsonl_lines(path: Path) -> list[dict]:
+    # split("\n"): an answer may hold U+2028, which JSON leaves unescaped and str.splitlines() would split on.
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
 
 
 # --- bugs the fuzz above found, each pinned by a plain test ------------------------------------------------
@@ -543,6 +700,18 @@ def test_a_store_of_only_rejected_rows_stays_readable(tmp_path):
     check_outcome(invoke(ftdata_main, ["import", "--project", str(project), str(good)]), [str(good)])
     snapshot = Store(Project.open(project).store_path).read()
     assert len(snapshot.examples) == 2 and len(snapshot.rejected) == 1 and len(snapshot.imports) == 2
+
+
+@pytest.mark.parametrize("key", ["4\nVs", "a\rb", "tab\there", "\x1b[31m", "\u2028"])
+def test_an_unknown_key_with_a_line_break_is_still_one_error_line(tmp_path, key):
+    """Found by the soak run (FTKIT_FUZZ_SCALE=15): a quoted YAML key holding a line break made the unknown-key error
+    two lines long. The key is shown escaped."""
+    config = tmp_path / "eval.yaml"
+    config.write_text(yaml.safe_dump({"base_model": "m", key: 1}))
+    with pytest.raises(ConfigError) as raised:
+        load_eval_config(config)
+    message = str(raised.value)
+    assert message.splitlines() == [message] and str(config) in message and repr(key) in message
 
 
 @pytest.mark.parametrize(
@@ -607,7 +776,9 @@ def test_bad_settings_stop_before_any_model_loads(train_base, eval_base, tmp_pat
 
 
 def test_zz_fuzz_case_counts():
-    """Runs last in this module: the number of fuzz cases per target, for the record (`pytest -s`)."""
-    print(f"\nfuzz cases run: {sum(CASES.values())}")
-    for target, n in CASES.items():
-        print(f"  {n:4d}  {target}: " + ", ".join(f"{k} {v}" for k, v in sorted(OUTCOMES[target].items())))
+    """Runs last in this module: the distinct fuzz cases per target and how they ended, for the record (`pytest -s`);
+    each target's own test checked that it ran all it declared."""
+    ran = {target: len(SEEN[target]) for target in DECLARED if target in SEEN}
+    print(f"\nfuzz: {sum(ran.values())} distinct cases run, {sum(DECLARED.values())} declared (scale {SCALE})")
+    for target, n in ran.items():
+        print(f"  {n:5d}  {target}: " + ", ".join(f"{k} {v}" for k, v in sorted(OUTCOMES[target].items())))

@@ -18,8 +18,9 @@ def atomic_write(
 ) -> Iterator[IO]:
     """Open a temporary file beside `path`; on success fsync and rename it over `path`.
 
-    >>> with atomic_write("out.jsonl") as f:
-    ...     f.write("{}\\n")
+    Usage:
+        with atomic_write("out.jsonl") as f:
+            f.write("{}\\n")
 
     On any exception the temporary file is removed and `path` keeps its previous content.
     `permissions` (e.g. 0o600 for credentials) applies from the first byte written.

@@ -9,11 +9,12 @@ markers that `return_assistant_tokens_mask` needs, so the spans are read off the
 assistant turn, the rendering of the conversation before it (with the generation prompt) and up to it bracket
 its characters; token offsets map those to tokens.
 
->>> chat = render_chat([{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}], tokenizer)
->>> chat.text[chat.answer_start:]
-'4<|im_end|>\\n'
->>> item = tokenize_example(example, tokenizer, max_seq_len=1024)
->>> item.trained_tokens
+Usage:
+    chat = render_chat([{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}], tokenizer)
+    chat.text[chat.answer_start:]
+    # -> '4<|im_end|>\\n'
+    item = tokenize_example(example, tokenizer, max_seq_len=1024)
+    item.trained_tokens
 """
 
 from __future__ import annotations

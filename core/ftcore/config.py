@@ -3,8 +3,9 @@
 A config is a dataclass whose fields carry a default and a one-line `help` in their metadata.
 Unknown keys and wrong types are errors that name the file and the key; nothing is guessed.
 
->>> config = load_config(ProjectConfig, "ftdata.yaml", overrides=["lint.max_seq_len=4096"])
->>> write_config(config, "exports/v3/ftdata.resolved.yaml")
+Usage:
+    config = load_config(ProjectConfig, "ftdata.yaml", overrides=["lint.max_seq_len=4096"])
+    write_config(config, "exports/v3/ftdata.resolved.yaml")
 """
 
 from __future__ import annotations
@@ -125,7 +126,8 @@ def build(cls: type[T], data: dict[str, Any], source: str, prefix: str = "", roo
         if key not in fields:
             close = difflib.get_close_matches(str(key), fields, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(fields)})"
-            raise ConfigError(f"{source}: {prefix}{key}: unknown key{hint}")
+            shown = key if isinstance(key, str) and key.isprintable() else repr(key)  # the error stays one line
+            raise ConfigError(f"{source}: {prefix}{shown}: unknown key{hint}")
     values = {
         name: _coerce(hints[name], data[name], source, f"{prefix}{name}", root) for name in fields if name in data
     }

@@ -1,7 +1,8 @@
 """JSONL files of examples: a reader that reports every problem, and an all-or-nothing writer.
 
->>> examples = read_examples("candidates.jsonl")        # raises ExampleFileError listing every problem
->>> write_examples("clean.jsonl", examples)            # temporary file, then rename
+Usage:
+    examples = read_examples("candidates.jsonl")        # raises ExampleFileError listing every problem
+    write_examples("clean.jsonl", examples)            # temporary file, then rename
 """
 
 from __future__ import annotations
@@ -99,7 +100,8 @@ def _parse_line(name: str, line_number: int, raw: bytes) -> tuple[Any, list[Prob
 def loads(text: str) -> Any:
     """`json.loads`, failing only with ValueError (JSONDecodeError for bad syntax) and a one-line reason.
 
-    >>> loads('{"content": "\\ud800"}')
+    >>> loads('{"content": "\\\\ud800"}')
+    Traceback (most recent call last):
     ValueError: lone surrogate \\ud800: not a character
 
     json.loads itself also raises RecursionError on deep nesting and ValueError on a 5,000-digit number,
@@ -198,9 +200,10 @@ class ValidationReport:
 def validate_files(paths: Iterable[str | os.PathLike], out: str | os.PathLike | None = None) -> ValidationReport:
     """Check files against the contract; write their examples, normalised, to `out` only if all are valid.
 
-    >>> report = validate_files(["a.jsonl", "b.jsonl"], out="clean.jsonl")
-    >>> report.problem_count, report.written
-    (0, PosixPath('clean.jsonl'))
+    Usage:
+        report = validate_files(["a.jsonl", "b.jsonl"], out="clean.jsonl")
+        report.problem_count, report.written
+        # -> (0, PosixPath('clean.jsonl'))
     """
     report = ValidationReport(files=[], examples=[])
     for path in paths:

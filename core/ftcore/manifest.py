@@ -6,8 +6,9 @@ guideline version, seed, split ratios) and with which ftkit. fttrain and fteval 
 through `load_split`, which checks the hash first, and copy `manifest.fingerprint` into their own
 outputs so every model and score names the exact data it came from.
 
->>> manifest = ExportManifest.read("exports/v3")
->>> train = load_split("exports/v3", "train")
+Usage:
+    manifest = ExportManifest.read("exports/v3")
+    train = load_split("exports/v3", "train")
 """
 
 from __future__ import annotations
@@ -135,7 +136,8 @@ class ExportManifest:
 def load_split(folder: str | os.PathLike, split: str) -> list[Example]:
     """The examples of one split of an export folder, after checking them against the manifest.
 
-    >>> train = load_split("exports/v3", "train")
+    Usage:
+        train = load_split("exports/v3", "train")
     """
     manifest = ExportManifest.read(folder)
     manifest.verify(folder, split)

@@ -4,10 +4,11 @@ fttrain (run, plan, merge), fteval and ftdata's token counts all load the base m
 and an unloadable one is the same one-line error everywhere, naming the setting:
 "base_model 'org/missing': cannot load its tokenizer: <the first line of transformers' reason>".
 
->>> base = BaseModel(path="models/smollm2", gguf_file="smollm2-135m-instruct.gguf")
->>> tokenizer = load_tokenizer(base)
->>> model = load_base(base, four_bit=QuantConfig())            # 4-bit NF4 (QLoRA)
->>> config = load_model_config(BaseModel("Qwen/Qwen2.5-7B-Instruct"))   # a few KB, never the weights
+Usage:
+    base = BaseModel(path="models/smollm2", gguf_file="smollm2-135m-instruct.gguf")
+    tokenizer = load_tokenizer(base)
+    model = load_base(base, four_bit=QuantConfig())            # 4-bit NF4 (QLoRA)
+    config = load_model_config(BaseModel("Qwen/Qwen2.5-7B-Instruct"))   # a few KB, never the weights
 
 In a YAML config a plain string is shorthand for the folder or hub id alone: `base_model: org/model` is
 `base_model: {path: org/model}`.

@@ -3,9 +3,10 @@
 A record is a dataclass with attributes for code, and it still reads like the JSON object it is written as
 (`record["steps"]`, `dict(record)`), so scripts written against the files keep working.
 
->>> summary = RunSummary.read("runs/latest/summary.json")
->>> summary.tokens_seen == summary["tokens_seen"]
-True
+Usage:
+    summary = RunSummary.read("runs/latest/summary.json")
+    summary.tokens_seen == summary["tokens_seen"]
+    # -> True
 """
 
 from __future__ import annotations

@@ -13,8 +13,9 @@ fttrain writes it; fteval and `fttrain merge` read it. This core part knows what
 model, the export's fingerprint, the summary) without the trainer's config class, so that fteval reads a run
 without importing fttrain; `fttrain.run_folder.RunFolder` adds the typed train config.
 
->>> run = RunFolder.open("runs/latest")
->>> run.base_model.path, run.data.fingerprint, run.summary.tokens_seen
+Usage:
+    run = RunFolder.open("runs/latest")
+    run.base_model.path, run.data.fingerprint, run.summary.tokens_seen
 """
 
 from __future__ import annotations

@@ -5,8 +5,10 @@ sequence length, the epochs and the GPU's throughput and price are declared here
 names its train config (`train_config: train.yaml`) lints against that sequence length with that base model's
 tokenizer, and `ftdata stats` prices training as `fttrain plan` does: both call `estimate_cost`.
 
->>> target = load_training_target("train.yaml")
->>> target.max_seq_len, target.base_model.path
+Usage:
+    target = load_training_target("train.yaml")
+    target.max_seq_len, target.base_model.path
+
 >>> estimate_cost(tokens_per_epoch=1_000_000, epochs=3, gpu_tokens_per_second=2500, gpu_usd_per_hour=2.0).gpu_usd
 0.6666666666666666
 """

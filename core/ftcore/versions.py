@@ -1,7 +1,8 @@
 """Which versions made a result: every record ftkit writes (a run's environment.json, results.json) says so.
 
->>> package_versions("ftkit", "torch", "transformers")
-{'ftkit': '0.1.0', 'torch': '2.13.0', 'transformers': '5.1.0'}
+Usage:
+    package_versions("ftkit", "torch", "transformers")
+    # -> {'ftkit': '0.1.0', 'torch': '2.13.0', 'transformers': '5.1.0'}
 """
 
 from __future__ import annotations

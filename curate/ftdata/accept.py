@@ -9,8 +9,9 @@ metadata `bulk_accepted_by: <lead>`: a filter in the Argilla UI, and how `ftdata
 (then it is one vote among theirs); with `one-vote` it is always one vote. Agreement figures leave
 bulk accepts out. Each run is logged to `.ftdata/bulk_accepts/<time>.json` (which records, by whom).
 
->>> result = accept_unflagged(Project.open("."), ArgillaConnection.from_env(), lead="lena")
->>> result.accepted, result.skipped
+Usage:
+    result = accept_unflagged(Project.open("."), ArgillaConnection.from_env(), lead="lena")
+    result.accepted, result.skipped
 """
 
 from __future__ import annotations

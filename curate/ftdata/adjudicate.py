@@ -9,8 +9,9 @@ answer and every review it got; the senior answers `verdict` and, with needs-edi
 `ftdata pull` copies their decisions into the snapshot and `ftdata export` applies them: a senior's
 decision overrides the consensus. Pushing again upserts (decisions kept) and adds what is newly queued.
 
->>> result = push_adjudication(Project.open("."), ArgillaConnection.from_env())
->>> result.pushed, result.reasons
+Usage:
+    result = push_adjudication(Project.open("."), ArgillaConnection.from_env())
+    result.pushed, result.reasons
 """
 
 from __future__ import annotations

@@ -5,8 +5,9 @@ the senior review's workspace), and a random password and API key. Those are wri
 only its owner can read, and never printed. An account that exists keeps its password; when its
 credentials are lost, the owner resets it (`reset-password`: a new random password, written the same way).
 
->>> created = add_annotators(project, connection, ["ana", "ben"], out="ana-ben.credentials.json")
->>> path = reset_passwords(project, connection, ["ana"], out="ana.credentials.json")
+Usage:
+    created = add_annotators(project, connection, ["ana", "ben"], out="ana-ben.credentials.json")
+    path = reset_passwords(project, connection, ["ana"], out="ana.credentials.json")
 """
 
 from __future__ import annotations

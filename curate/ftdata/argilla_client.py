@@ -3,10 +3,11 @@
 ARGILLA_API_URL and ARGILLA_API_KEY point at any Argilla 2.x: the local one from
 `scripts/argilla-local.sh up`, or a team's own deployment; nothing else changes.
 
->>> connection = ArgillaConnection.from_env()
->>> client = connection.client()
->>> client.me.username
-'argilla'
+Usage:
+    connection = ArgillaConnection.from_env()
+    client = connection.client()
+    client.me.username
+    # -> 'argilla'
 """
 
 from __future__ import annotations

@@ -22,9 +22,10 @@ The folder it writes (see README, "Export folder"):
 
 The same snapshot and config give byte-identical files.
 
->>> result = export_dataset(Project.open("."), out="exports/v1")
->>> result.manifest.counts()
-{'train': 412, 'validation': 51, 'test': 52}
+Usage:
+    result = export_dataset(Project.open("."), out="exports/v1")
+    result.manifest.counts()
+    # -> {'train': 412, 'validation': 51, 'test': 52}
 """
 
 from __future__ import annotations

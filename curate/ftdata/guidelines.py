@@ -6,7 +6,8 @@ style in words (each check of the style spec, with its parameters), then the ver
 style score, corrections, personal data and what happens to disagreements. Edit it: reviewers follow
 what it says, and its sha256 is the guideline version every export records.
 
->>> text = starter_guidelines("support-tickets", StyleSpec.load("style.yaml"))
+Usage:
+    text = starter_guidelines("support-tickets", StyleSpec.load("style.yaml"))
 """
 
 from __future__ import annotations

@@ -9,8 +9,9 @@ whose columns do not map to the contract at all, aborts the whole import and lea
 was. Examples from fteval's `review_queue.jsonl` hold *test* prompts: they are marked
 (`metadata.holdout = "test"`) so that export never puts them in train.
 
->>> results = import_files(Project.open("."), ["raw/support.csv"], mapping=ColumnMap.parse("user=q,assistant=a"))
->>> results[0].added
+Usage:
+    results = import_files(Project.open("."), ["raw/support.csv"], mapping=ColumnMap.parse("user=q,assistant=a"))
+    results[0].added
 """
 
 from __future__ import annotations

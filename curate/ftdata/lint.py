@@ -6,9 +6,10 @@ row is named too, `row 300`) and the project's own id column (`ticket_id T-0300`
 (rows rejected by the latest import of each source), exact_duplicate, near_duplicate, split_leakage
 (on the splits of the latest export), pii, secret, too_long, style, example_count.
 
->>> report = lint(Project.open("."), progress=None)
->>> report.counts()
-{'schema': 4, 'exact_duplicate': 2, ...}
+Usage:
+    report = lint(Project.open("."), progress=None)
+    report.counts()
+    # -> {'schema': 4, 'exact_duplicate': 2, ...}
 """
 
 from __future__ import annotations

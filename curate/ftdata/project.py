@@ -1,8 +1,9 @@
 """A curation project: a folder with one `ftdata.yaml`, found in the current folder or given with --project.
 
->>> project = Project.open("examples/gsm8k")
->>> project.store_path
-PosixPath('examples/gsm8k/.ftdata/store')
+Usage:
+    project = Project.open("examples/gsm8k")
+    project.store_path
+    # -> PosixPath('examples/gsm8k/.ftdata/store')
 """
 
 from __future__ import annotations
@@ -286,8 +287,9 @@ def init_project(
     """Write a commented `ftdata.yaml` with every setting at its default, and the starter guidelines it names
     (from the style spec `style`, when given; an existing guidelines file is kept unless `force`).
 
-    >>> init_project("my-project", dataset="support-tone", style="style.yaml")
-    PosixPath('my-project/ftdata.yaml')
+    Usage:
+        init_project("my-project", dataset="support-tone", style="style.yaml")
+        # -> PosixPath('my-project/ftdata.yaml')
     """
     from ftcore.style import StyleSpec
     from ftdata.guidelines import starter_guidelines

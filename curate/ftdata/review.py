@@ -7,8 +7,9 @@ way simply completes on the next run. Metadata to filter on: the source file, li
 near-duplicate cluster, token counts, and the project's own columns (`id_column`, e.g. ticket_id,
 and `review.metadata_columns`, e.g. channel).
 
->>> result = push(Project.open("."), ArgillaConnection.from_env())
->>> result.pushed, result.skipped
+Usage:
+    result = push(Project.open("."), ArgillaConnection.from_env())
+    result.pushed, result.skipped
 """
 
 from __future__ import annotations
@@ -182,7 +183,8 @@ def review_records(
     suggestions), and the example ids it leaves out, by reason. `question_ids` maps a question name to its server
     id; metadata the dataset does not know is left out; `extra_metadata` adds metadata per example id.
 
-    >>> items, skipped = review_records(lint(project), examples, {"issues": issues_id}, {"source", "lint_flags"})
+    Usage:
+        items, skipped = review_records(lint(project), examples, {"issues": issues_id}, {"source", "lint_flags"})
     """
     flags = _flags_by_example(report)
     skipped: dict[str, list[str]] = {}
@@ -301,7 +303,8 @@ def answer_record(
 ) -> dict[str, Any]:
     """Answer one record as an annotator, with the call Argilla's UI makes on Submit / Save draft / Discard.
 
-    >>> answer_record(connection, key, record_id, {"verdict": "accept", "style_score": 5})
+    Usage:
+        answer_record(connection, key, record_id, {"verdict": "accept", "style_score": 5})
     """
     if status not in ("submitted", "draft", "discarded"):
         raise ValueError(f"status must be submitted, draft or discarded, got {status!r}")

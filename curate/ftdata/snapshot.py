@@ -10,8 +10,9 @@ always gives the same export. A snapshot is a folder under `.ftdata/snapshots/`:
 
 Its files are made read-only once written; a new pull makes a new snapshot.
 
->>> snapshot = pull(project, connection)
->>> Snapshot.load(project).records[0].responses
+Usage:
+    snapshot = pull(project, connection)
+    Snapshot.load(project).records[0].responses
 """
 
 from __future__ import annotations

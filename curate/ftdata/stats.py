@@ -4,9 +4,10 @@ Token counts come from the base model's tokenizer and chat template (`lint.token
 project without one they are estimated, at 4 characters per token (the usual rule of thumb for
 English with a BPE tokenizer), and the result says so (`estimated`).
 
->>> stats = compute_stats(Project.open("."))
->>> stats.training_tokens, stats.costs
->>> plot_token_histogram(stats, "token_histogram.png")
+Usage:
+    stats = compute_stats(Project.open("."))
+    stats.training_tokens, stats.costs
+    plot_token_histogram(stats, "token_histogram.png")
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ Agreement (Argilla computes none) uses submitted answers only: Krippendorff's al
 accepts (`ftdata accept`) are counted apart and left out of agreement: they are one decision about
 many records, not a reviewer's judgement of each.
 
->>> status = review_status(project, connection)
->>> status.verdict.alpha
+Usage:
+    status = review_status(project, connection)
+    status.verdict.alpha
 """
 
 from __future__ import annotations

@@ -15,9 +15,10 @@ bad file mid-import leaves the store exactly as it was. The last `store_history`
 `ftdata store list` shows them and `ftdata store rollback` makes an older one current again (as a
 new version, so the rollback itself can be undone).
 
->>> store = Store(project.store_path)
->>> snapshot = store.read()
->>> len(snapshot.examples)
+Usage:
+    store = Store(project.store_path)
+    snapshot = store.read()
+    len(snapshot.examples)
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Tiny local stand-ins for tests, benchmarks and the examples: nothing here downloads anything.
 
->>> folder = tiny_chat_tokenizer(["some training text", "more text"], "tmp/tokenizer")
->>> AutoTokenizer.from_pretrained(folder)
->>> play_recorded_reviews(project, connection, "recorded_reviews.jsonl", credentials=".ftdata/credentials/demo.json")
+Usage:
+    folder = tiny_chat_tokenizer(["some training text", "more text"], "tmp/tokenizer")
+    AutoTokenizer.from_pretrained(folder)
+    play_recorded_reviews(project, connection, "recorded_reviews.jsonl", credentials=".ftdata/credentials/demo.json")
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Token counts with the base model's tokenizer and chat template: what training will actually see.
 
->>> tokenizer = load_tokenizer("HuggingFaceTB/SmolLM2-135M-Instruct")   # or a local folder
->>> counts = count_tokens(examples, tokenizer)
->>> counts.total[0], counts.prompt[0], counts.completion[0]
+Usage:
+    tokenizer = load_tokenizer("HuggingFaceTB/SmolLM2-135M-Instruct")   # or a local folder
+    counts = count_tokens(examples, tokenizer)
+    counts.total[0], counts.prompt[0], counts.completion[0]
 """
 
 from __future__ import annotations

@@ -4,12 +4,13 @@ A style fine-tune must not cost the model what it already knew. The shipped suit
 (arithmetic, GSM8K final answers, common sense; sources in tasks/README.md) is local and loglikelihood-only,
 so it runs offline in seconds; any lm-eval task can be named beside it (its dataset must be reachable).
 
->>> base = run_capability_suite(["ftkit_capability"], model=model, tokenizer=tokenizer)
->>> tuned = run_capability_suite(["ftkit_capability"], pretrained="HuggingFaceTB/SmolLM2-135M", peft="runs/latest")
->>> tuned["ftkit_gsm8k_mc"]
-{'acc': 0.5, 'acc_stderr': 0.0503, 'acc_norm': 0.5, 'acc_norm_stderr': 0.0503, 'n': 100}
->>> capability_deltas(base, tuned)["ftkit_gsm8k_mc"]["acc"]
-{'base': 0.75, 'finetuned': 0.5, 'delta': -0.25, 'delta_stderr': 0.0665, 'higher_is_better': True}
+Usage:
+    base = run_capability_suite(["ftkit_capability"], model=model, tokenizer=tokenizer)
+    tuned = run_capability_suite(["ftkit_capability"], pretrained="HuggingFaceTB/SmolLM2-135M", peft="runs/latest")
+    tuned["ftkit_gsm8k_mc"]
+    # -> {'acc': 0.5, 'acc_stderr': 0.0503, 'acc_norm': 0.5, 'acc_norm_stderr': 0.0503, 'n': 100}
+    capability_deltas(base, tuned)["ftkit_gsm8k_mc"]["acc"]
+    # -> {'base': 0.75, 'finetuned': 0.5, 'delta': -0.25, 'delta_stderr': 0.0665, 'higher_is_better': True}
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """`fteval compare`: the regression table between two results.json files, and a verdict that can gate CI.
 
->>> regressions = compare(load_results("eval/v1/results.json"), load_results("eval/v2/results.json"))
->>> [r.describe() for r in regressions if r.regressed]
+Usage:
+    regressions = compare(load_results("eval/v1/results.json"), load_results("eval/v2/results.json"))
+    [r.describe() for r in regressions if r.regressed]
 """
 
 from __future__ import annotations

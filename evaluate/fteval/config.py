@@ -1,6 +1,7 @@
 """`fteval run` settings: one dataclass, loaded from YAML, every key overridable by `--set`.
 
->>> config = load_eval_config("eval.yaml", overrides=["limit=50"])
+Usage:
+    config = load_eval_config("eval.yaml", overrides=["limit=50"])
 """
 
 from __future__ import annotations

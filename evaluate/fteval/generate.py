@@ -3,8 +3,9 @@
 Batched greedy decoding with **left** padding and the KV cache: with the tokenizer's usual right
 padding, batched answers silently go wrong (valid-JSON answers fell from 50/50 to 2/50 here).
 
->>> generator = TransformersGenerator(model, tokenizer, batch_size=16)
->>> answers = generator.generate([[{"role": "user", "content": "2+2?"}]], max_new_tokens=64)
+Usage:
+    generator = TransformersGenerator(model, tokenizer, batch_size=16)
+    answers = generator.generate([[{"role": "user", "content": "2+2?"}]], max_new_tokens=64)
 
 `make_generator(config, ...)` picks the backend named by the eval config's `generator` key.
 """

@@ -5,9 +5,12 @@ the way lm-eval's IFEval verifier does (an agreement test holds them to it). Eac
 Scoring is IFEval's strict mode only (the answer as given; no loose variants with markdown or first/last lines
 removed).
 
->>> prompts = load_ifeval_prompts("ifeval_input_data.jsonl")   # {"key", "prompt", "instruction_id_list", "kwargs"}
->>> scores = score_ifeval(prompts, answers)                   # answers: one string per prompt, in order
->>> scores["prompt_level_strict_acc"], scores["inst_level_strict_acc"]
+Usage:
+
+    prompts = load_ifeval_prompts("ifeval_input_data.jsonl")   # {"key", "prompt", "instruction_id_list", "kwargs"}
+    scores = score_ifeval(prompts, answers)                   # answers: one string per prompt, in order
+    scores["prompt_level_strict_acc"], scores["inst_level_strict_acc"]
+
 >>> checks_for_instruction("detectable_format:number_bullet_lists", {"num_bullets": 3})
 [{'check': 'markdown:bullet_count', 'relation': 'exactly', 'count': 3}]
 """

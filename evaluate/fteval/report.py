@@ -6,8 +6,9 @@ the failing answers, each with the checks it broke. Both files are Jinja2 templa
 one context built from the results: the HTML one autoescaped, the Markdown one with every answer in a fence that no
 line of it can close. Model output is untrusted text.
 
->>> write_report("eval/latest")
-(PosixPath('eval/latest/report.md'), PosixPath('eval/latest/report.html'))
+Usage:
+    write_report("eval/latest")
+    # -> (PosixPath('eval/latest/report.md'), PosixPath('eval/latest/report.html'))
 """
 
 from __future__ import annotations

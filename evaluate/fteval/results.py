@@ -1,8 +1,9 @@
 """results.json, typed: what `fteval run` writes and `compare`, `report` and the verdict read.
 
->>> results = Results.read("eval/latest/results.json")
->>> results.contestants["finetuned"].scores["strict"], results.directions()["loss"]
-(0.656, False)
+Usage:
+    results = Results.read("eval/latest/results.json")
+    results.contestants["finetuned"].scores["strict"], results.directions()["loss"]
+    # -> (0.656, False)
 
 A `Results` still reads like the JSON object it is written as (`results["contestants"]["finetuned"]`), for
 scripts written against the file. Files of schema version 1 written before a field existed read with its default.

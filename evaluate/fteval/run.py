@@ -10,8 +10,9 @@ compared example by example (fteval.paired), and results.json opens with a verdi
 Everything is written to the output folder: `answers/<contestant>.jsonl`, `results.json`, the
 resolved config, and `review_queue.jsonl` (failing answers, for the next review round).
 
->>> results = run_eval(load_eval_config("eval.yaml"))
->>> results.contestants["finetuned"].scores["strict"]
+Usage:
+    results = run_eval(load_eval_config("eval.yaml"))
+    results.contestants["finetuned"].scores["strict"]
 """
 
 from __future__ import annotations

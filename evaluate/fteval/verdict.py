@@ -2,8 +2,9 @@
 the fine-tune is judged against the prompted base model first, on format adherence (`strict`: the share of answers
 passing every style check), with its general-capability change and what the training took.
 
->>> verdict(load_results("eval/latest/results.json"))
-'The fine-tune beats the prompt baseline on format adherence by +41.0 points (95 % CI +31.0 to +51.0, ...'
+Usage:
+    verdict(load_results("eval/latest/results.json"))
+    # -> 'The fine-tune beats the prompt baseline on format adherence by +41.0 points (95 % CI +31.0 to +51.0, ...'
 """
 
 from __future__ import annotations

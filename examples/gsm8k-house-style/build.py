@@ -129,7 +129,7 @@ def recorded_reviews(examples: list[Example], planted: dict[str, list[str]], row
 
 
 def main() -> None:
-    gsm8k = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE.parents[2] / "shared" / "data" / "gsm8k" / "train.jsonl"
+    gsm8k = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE.parents[1] / "tests" / "data" / "gsm8k" / "train.jsonl"
     examples, planted, reviews = build(gsm8k)
     (HERE / "candidates.jsonl").write_text(
         "".join(json.dumps(e.to_dict(), ensure_ascii=False) + "\n" for e in examples), encoding="utf-8"

@@ -1,4 +1,3 @@
-import doctest
 import json
 import math
 from fractions import Fraction
@@ -6,7 +5,6 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from ftdata import agreement as agreement_module
 from ftdata.agreement import AgreementReport, Answer, Disagreement, PairwiseKappa, agreement
 
 # An undefined statistic must come back as None, never as NaN with a RuntimeWarning or UndefinedMetricWarning.
@@ -26,10 +24,6 @@ def kappas(report: AgreementReport) -> dict[tuple[str, str], float | None]:
 
 def approx(fraction: Fraction):
     return pytest.approx(float(fraction), abs=1e-12)
-
-
-def test_doctests_pass():
-    assert doctest.testmod(agreement_module).failed == 0
 
 
 # --- hand-computed alpha and kappa --------------------------------------------------------------

@@ -74,6 +74,11 @@ def all_records(connection, dataset_id: str) -> list[dict]:
             return items
 
 
+def server_ids(connection, dataset_id: str) -> dict[str, str]:
+    """external id -> the record's id on the server."""
+    return {r["external_id"]: r["id"] for r in all_records(connection, dataset_id)}
+
+
 def record_count(connection, dataset_id: str) -> int:
     """Records in SQLite (Argilla's source of truth)."""
     return connection.request("GET", f"/api/v1/datasets/{dataset_id}/records", params={"limit": 1})["total"]
@@ -161,6 +166,7 @@ def test_push_killed_midway_completes_on_rerun_once_each_with_responses_kept(arg
         answer_record(connection, key, record["id"], values, status)
     before = responses_by_record(connection, dataset_id)
     assert len(before) == 20
+    server_ids_first = server_ids(connection, dataset_id)
 
     (tmp_path / "all.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     import_files(project, [tmp_path / "all.jsonl"], mapping=ColumnMap.parse("user=question,assistant=answer"))
@@ -199,6 +205,8 @@ def test_push_killed_midway_completes_on_rerun_once_each_with_responses_kept(arg
     connection = argilla.up()  # restarts the server (search backend and worker kept running)
     after_restart, indexed_after_restart = record_count(connection, dataset_id), indexed_count(connection, dataset_id)
     assert after_restart < 2000
+    server_ids_at_restart = server_ids(connection, dataset_id)
+    assert len(server_ids_at_restart) == after_restart and server_ids_first.items() <= server_ids_at_restart.items()
 
     rerun = subprocess.run(
         [str(FTDATA), "push", "--project", str(project.root), "--json"],
@@ -213,10 +221,13 @@ def test_push_killed_midway_completes_on_rerun_once_each_with_responses_kept(arg
 
     records = all_records(connection, dataset_id)
     external_ids = [r["external_id"] for r in records]
-    duplicates = len(external_ids) - len(set(external_ids))
-    assert duplicates == 0
     assert len(records) == record_count(connection, dataset_id) == 2000
     assert set(external_ids) == store_ids
+    # Every record already on the server was updated in place, not deleted and created again: its server id
+    # (which responses, the UI's links and annotators' drafts hang on) is the same as before the re-push.
+    server_ids_now = {r["external_id"]: r["id"] for r in records}
+    kept = {ext: server_ids_now.get(ext) for ext in server_ids_at_restart}
+    assert kept == server_ids_at_restart
     assert indexed_count(connection, dataset_id) == 2000  # the annotation UI sees every record too
     assert responses_by_record(connection, dataset_id) == before  # the 20 early reviews, untouched
     submitted = sum(status == "submitted" for by_user in before.values() for status, _ in by_user.values())
@@ -224,7 +235,8 @@ def test_push_killed_midway_completes_on_rerun_once_each_with_responses_kept(arg
     print(
         f"\n[push kill] {at_kill} records when the server was killed, {after_restart} in SQLite and "
         f"{indexed_after_restart} in the index after restart; re-run pushed {result['pushed']}: "
-        f"{len(records)} records, {duplicates} duplicates; {len(before)} early responses of {annotator} kept; "
+        f"{len(records)} records, the server ids of the {len(kept)} already there kept; "
+        f"{len(before)} early responses of {annotator} kept; "
         f"error line: {lines[-1]!r}; {time.monotonic() - started:.0f} s"
     )
 

@@ -20,8 +20,8 @@ from ftdata.duplicates import (
     near_duplicate_clusters,
 )
 
-# Real public data laid beside the repository (CI copies shared/ next to its clone).
-GSM8K = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "gsm8k" / "train.jsonl"
+# Real public data, bundled with its MIT licence (tests/data/gsm8k/README.md).
+GSM8K = Path(__file__).resolve().parents[1] / "data" / "gsm8k" / "train.jsonl"
 SWAP_WORDS = ["apples", "students", "minutes", "dollars", "boxes", "tickets", "several", "each"]
 
 

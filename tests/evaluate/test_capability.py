@@ -127,27 +127,6 @@ def path_scores(tiny_model_dir):
     return run_capability_suite([SUITE], pretrained=str(tiny_model_dir), device="cpu", limit=LIMIT)
 
 
-@pytest.fixture(scope="module")
-def tiny_adapter_dir(tmp_path_factory, tiny_model_dir):
-    """A LoRA adapter on the tiny model with random B weights (peft starts them at zero), so it changes outputs."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(0)
-    model = get_peft_model(
-        AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32),
-        LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"]),
-    )
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "lora_B" in name:
-                parameter.normal_(0.0, 1.0)
-    folder = tmp_path_factory.mktemp("adapter")
-    model.save_pretrained(folder)
-    return folder
-
-
 def _loaded(folder):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -235,3 +214,87 @@ def test_hub_task_offline_fails_readably(tmp_path, monkeypatch, lm_eval_arc_only
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path)
     with pytest.raises(CapabilityError, match=r"'arc_easy' could not load its dataset: .*offline"):
         run_capability_suite(["arc_easy"], pretrained="never/loaded")
+
+
+FOUR_ITEMS = [  # (question, four choices): a local multiple-choice task small enough to score by hand
+    ("What is 2 plus 3?", ["5", "6", "23", "1"]),
+    ("Which animal barks?", ["a dog", "a cat", "a fish", "a bird"]),
+    ("What colour is the sky on a clear day?", ["blue", "green", "red", "black"]),
+    ("How many legs does a spider have?", ["eight", "six", "four", "ten"]),
+]
+FOUR_ITEMS_YAML = """
+task: ftkit_four_items
+dataset_path: ""
+custom_dataset: !function jsonl_dataset.load
+dataset_kwargs:
+  data_file: four_items.jsonl
+output_type: multiple_choice
+test_split: test
+doc_to_text: "Question: {{question}}\\nAnswer:"
+doc_to_choice: choices
+doc_to_target: label
+target_delimiter: " "
+num_fewshot: 0
+metric_list:
+  - metric: acc
+    aggregation: mean
+    higher_is_better: true
+  - metric: acc_norm
+    aggregation: mean
+    higher_is_better: true
+metadata:
+  version: 1.0
+"""
+
+
+def _loglikelihood(model, tokenizer, context: str, continuation: str) -> float:
+    """log P(continuation | context) summed over the continuation's tokens, the whole text encoded at once and
+    split where the context's own encoding ends (as lm-eval's causal models do)."""
+    import torch
+
+    whole = tokenizer.encode(context + continuation)
+    context_ids = tokenizer.encode(context)
+    assert whole[: len(context_ids)] == context_ids
+    with torch.no_grad():
+        logits = model(torch.tensor([whole])).logits[0].double().log_softmax(-1)
+    return sum(float(logits[position - 1, whole[position]]) for position in range(len(context_ids), len(whole)))
+
+
+@pytest.mark.slow
+def test_accuracy_is_the_share_of_items_whose_right_choice_is_most_likely(tmp_path, monkeypatch, tiny_model_dir):
+    """A 4-item task scored by hand from the model's own log-likelihoods: lm-eval's acc and acc_norm must equal it.
+    The labels are planted so that the model is right on three items and wrong on one: acc = 3/4 exactly."""
+    import shutil
+
+    from lm_eval.tasks import TaskManager
+
+    model, tokenizer = _loaded(tiny_model_dir)
+    rows, right, right_normalised = [], 0, 0
+    for number, (question, choices) in enumerate(FOUR_ITEMS):
+        context = f"Question: {question}\nAnswer:"
+        scores = [_loglikelihood(model, tokenizer, context, " " + choice) for choice in choices]
+        ranked = sorted(range(4), key=scores.__getitem__, reverse=True)
+        assert scores[ranked[0]] - scores[ranked[1]] > 1e-4  # no near tie lm-eval's batching could flip
+        label = ranked[0] if number != 2 else ranked[-1]  # item 3 planted wrong: its label is the least likely
+        normalised = [score / len(choice) for score, choice in zip(scores, choices, strict=True)]
+        right += label == ranked[0]
+        right_normalised += label == max(range(4), key=normalised.__getitem__)
+        rows.append({"question": question, "choices": choices, "label": label})
+    assert right == 3
+
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    shutil.copy(TASKS_DIR / "jsonl_dataset.py", tasks)
+    (tasks / "ftkit_four_items.yaml").write_text(FOUR_ITEMS_YAML)
+    (tasks / "four_items.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    manager = TaskManager(include_path=str(tasks), include_defaults=False)
+    monkeypatch.setattr(capability, "_task_manager", lambda with_lm_eval_tasks: manager)
+
+    scores = run_capability_suite(["ftkit_four_items"], pretrained=str(tiny_model_dir), device="cpu")
+    assert scores["ftkit_four_items"]["n"] == 4
+    assert scores["ftkit_four_items"]["acc"] == 3 / 4
+    assert scores["ftkit_four_items"]["acc_norm"] == right_normalised / 4
+    # The standard error lm-eval reports for a mean of 0/1 values: sqrt(p (1 - p) / (n - 1)).
+    assert scores["ftkit_four_items"]["acc_stderr"] == pytest.approx(math.sqrt(0.75 * 0.25 / 3))
+    loaded = run_capability_suite(["ftkit_four_items"], model=model, tokenizer=tokenizer)
+    assert loaded["ftkit_four_items"]["acc"] == 3 / 4 and loaded["ftkit_four_items"]["acc_norm"] == right_normalised / 4

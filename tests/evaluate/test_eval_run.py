@@ -2,12 +2,16 @@
 
 import importlib.util
 import json
+import math
+import re
+import unicodedata
 from pathlib import Path
 
 import pytest
 import yaml
 from click.testing import CliRunner
 
+from ftcore.style import StyleSpec
 from fteval.cli import main
 from fteval.config import load_eval_config
 from fteval.run import contestant_prompts, run_eval
@@ -15,6 +19,8 @@ from fttrain.config import LoraConfig, TrainConfig
 from fttrain.run import run as train
 
 REPO = Path(__file__).resolve().parents[2]
+PAIRS_SCORED = (("base+prompt", "finetuned"), ("base", "finetuned"), ("base", "base+prompt"))
+HOUSE_ANSWER = "Half of 8 is 8/2=<<8/2=4>>4.\n#### 4"
 SYSTEM = "Answer with reasoning lines holding <<expr=value>> notes, then a last line '#### <number>'."
 
 
@@ -28,6 +34,90 @@ def finetuned_run(tmp_path_factory, tiny_model_dir, export_dir):
     )  # fmt: skip
     train(config)
     return out
+
+
+def assert_scores_are_the_answers(results: dict, out: Path, spec: StyleSpec) -> None:
+    """Every score is what the answers files hold: strict and each check's pass rate from their failed checks,
+    exact match from the `#### n` lines, and the paired comparisons' discordant counts and McNemar p-values."""
+    outcomes = {name: recomputed(out / "answers" / f"{name}.jsonl", spec) for name in results["contestants"]}
+    for name, contestant in results["contestants"].items():
+        assert {key: contestant["scores"][key] for key in outcomes[name]["scores"]} == outcomes[name]["scores"], name
+    compared = 0
+    for comparison in results["comparisons"]:
+        if comparison["metric"] not in outcomes["base"]["passed"]:
+            continue
+        baseline = outcomes[comparison["baseline"]]["passed"][comparison["metric"]]
+        contestant = outcomes[comparison["contestant"]]["passed"][comparison["metric"]]
+        only_contestant = sum(c and not b for b, c in zip(baseline, contestant, strict=True))
+        only_baseline = sum(b and not c for b, c in zip(baseline, contestant, strict=True))
+        assert (comparison["only_contestant"], comparison["only_baseline"]) == (only_contestant, only_baseline)
+        assert comparison["p_value"] == pytest.approx(mcnemar_p(only_contestant, only_baseline), rel=1e-9)
+        assert comparison["difference"] == pytest.approx((only_contestant - only_baseline) / len(baseline))
+        compared += 1
+    assert compared == len(PAIRS_SCORED) * (2 + len(spec.checks))  # strict, exact match, each check; every pair
+
+
+def recomputed(path: Path, spec: StyleSpec) -> dict:
+    """From an answers file alone: per example, whether it passes strict, each check and exact match; and the
+    scores those make. The failed checks it records must be what the spec finds in each answer."""
+    answers = [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+    for answer in answers:
+        found = {check_id for check_id, result in spec.evaluate(answer["answer"]).items() if not result.passed}
+        assert set(answer["failed_checks"]) == found, answer
+    passed = {"strict": [not answer["failed_checks"] for answer in answers]}
+    for check in spec.checks:
+        passed[f"pass_rate/{check.id}"] = [check.id not in answer["failed_checks"] for answer in answers]
+    passed["exact_match"] = [final_answer(a["answer"]) == final_answer(a["reference"]) for a in answers]
+    return {"passed": passed, "scores": {metric: sum(values) / len(values) for metric, values in passed.items()}}
+
+
+def final_answer(text: str) -> object:
+    """The eval config's answer_pattern's group, last match, in NFC form; without a match, a value equal to nothing."""
+    found = re.findall(r"^####\s*(.*?)\s*$", unicodedata.normalize("NFC", text), re.MULTILINE)
+    return found[-1] if found else object()
+
+
+def mcnemar_p(only_contestant: int, only_baseline: int) -> float:
+    """Two-sided exact McNemar: twice the smaller binomial tail of the discordant pairs at 1/2, at most 1."""
+    discordant = only_contestant + only_baseline
+    tail = sum(math.comb(discordant, k) for k in range(min(only_contestant, only_baseline) + 1)) / 2**discordant
+    return min(1.0, 2 * tail)
+
+
+@pytest.fixture(scope="module")
+def house_format_run(tmp_path_factory, tiny_model_dir, gsm8k_rows):
+    """A fine-tune planted to answer every prompt with one answer in the house format: trained on an export whose
+    answers are all that answer, it passes every style check whatever the question (the base model, random,
+    passes none)."""
+    from ftdata.testing import accepted_export
+
+    root = tmp_path_factory.mktemp("house-format")
+    rows = [{"question": r["question"], "answer": HOUSE_ANSWER} for r in gsm8k_rows[:80]]
+    accepted_export(root / "project", rows, root / "export", system="Answer in the house format.")
+    lora = LoraConfig(r=8, alpha=16, dropout=0.0, modules_to_save=["embed_tokens", "lm_head"])
+    config = TrainConfig(
+        base_model=str(tiny_model_dir), data=str(root / "export"), output_dir=str(root / "run"), method="lora",
+        lora=lora, max_seq_len=256, epochs=6, batch_size=8, gradient_accumulation=1, learning_rate=1e-2,
+        logging_steps=8, eval_each_epoch=False,
+    )  # fmt: skip
+    train(config)
+    return root / "run"
+
+
+@pytest.fixture(scope="module")
+def half_fours_export(tmp_path_factory, gsm8k_rows):
+    """Test answers in the house format, every other one ending '#### 4' (the planted fine-tune's final answer):
+    exact match of the final answer splits them in two."""
+    from ftdata.testing import accepted_export
+
+    root = tmp_path_factory.mktemp("half-fours")
+    rows = []
+    for number, row in enumerate(r for r in gsm8k_rows[1000:1100] if "<<" in r["answer"]):
+        reasoning, final = row["answer"].rsplit("\n####", 1)
+        final = " 4" if number % 2 else final
+        rows.append({"question": row["question"], "answer": f"{reasoning}\n####{final}"})
+    ratios = "split.ratios={train: 0.6, validation: 0.1, test: 0.3}"
+    return accepted_export(root / "project", rows[:40], root / "export", system="House.", overrides=(ratios,))
 
 
 @pytest.fixture
@@ -74,14 +164,14 @@ def test_three_contestants_scored_and_recorded(eval_config, export_dir, finetune
         assert len(answers) == n and all(
             {"id", "prompt", "answer", "reference", "failed_checks"} <= set(a) for a in answers
         )
+    assert_scores_are_the_answers(results, out, StyleSpec.load(config.style))
     # The tiny model was trained on these answers' format: its loss on the test answers is far below the base model's.
     assert results["contestants"]["finetuned"]["scores"]["loss"] < results["contestants"]["base"]["scores"]["loss"] - 1
     # Paired statistics for every documented pair, the verdict, and what the fine-tune cost.
     pairs = {(c["baseline"], c["contestant"]) for c in results["comparisons"]}
-    assert pairs == {("base+prompt", "finetuned"), ("base", "finetuned"), ("base", "base+prompt")}
+    assert pairs == set(PAIRS_SCORED)
     strict = next(c for c in results["comparisons"] if c["metric"] == "strict" and c["baseline"] == "base")
     assert strict["n"] == n and strict["ci_low"] <= strict["difference"] <= strict["ci_high"]
-    assert strict["verdict"] in ("better", "worse", "not significant")
     assert results["verdict"] and "format adherence" in results["verdict"]
     assert results["training"]["run"] == str(finetuned_run) and results["training"]["tokens_seen"] > 0
     # General capability: the shipped lm-eval suite on base and finetuned (not base+prompt), with deltas.
@@ -244,3 +334,38 @@ def test_run_json_is_results_on_stdout(eval_config, tmp_path):
     assert {key: value for key, value in printed.items() if key != "files"} == written
     assert printed["files"]["results"] == str(tmp_path / "eval" / "results.json")
     assert Path(printed["files"]["report"]).is_file() and "Verdict." not in result.stderr
+
+
+@pytest.mark.slow
+def test_a_fine_tune_planted_to_hold_the_house_format_is_better(
+    eval_config, house_format_run, half_fours_export, tmp_path
+):
+    """The verdict where it is known: every fine-tuned answer passes every check and no base answer does, so on
+    `strict` the fine-tune is better than both baselines (n of n discordant pairs, McNemar p = 2 / 2^n, the
+    interval [1, 1]), and the verdict says so first. Its final answer, 4, is right for the test answers ending
+    '#### 4' only."""
+    overrides = {"run": str(house_format_run), "data": str(half_fours_export), "capability_tasks": []}
+    config = load_eval_config(eval_config(**overrides))
+    results = run_eval(config)
+    out = tmp_path / "eval"
+    assert_scores_are_the_answers(results, out, StyleSpec.load(config.style))
+    n = results["data"]["n"]
+    finetuned = [json.loads(line) for line in (out / "answers" / "finetuned.jsonl").read_text().splitlines()]
+    assert [answer["answer"] for answer in finetuned] == [HOUSE_ANSWER] * n
+    scores = {name: c["scores"]["strict"] for name, c in results["contestants"].items()}
+    assert scores == {"base": 0.0, "base+prompt": 0.0, "finetuned": 1.0}
+    fours = sum(answer["reference"].endswith("\n#### 4") for answer in finetuned)
+    assert 0 < fours < n and results["contestants"]["finetuned"]["scores"]["exact_match"] == fours / n
+    strict = {(c["baseline"], c["contestant"]): c for c in results["comparisons"] if c["metric"] == "strict"}
+    for baseline in ("base", "base+prompt"):
+        comparison = strict[(baseline, "finetuned")]
+        assert (comparison["only_contestant"], comparison["only_baseline"]) == (n, 0)
+        assert comparison["p_value"] == pytest.approx(2 / 2**n) and comparison["p_value"] < 0.05
+        assert (comparison["ci_low"], comparison["ci_high"]) == (1.0, 1.0)
+        assert comparison["verdict"] == "better"
+    assert strict[("base", "base+prompt")]["verdict"] == "not significant"
+    assert results["verdict"].startswith(
+        "The fine-tune beats the prompt baseline on format adherence by +100.0 points (95 % CI +100.0 to +100.0, "
+        f"McNemar p={2 / 2**n:.3g}): 100.0 % of the fine-tune's answers pass every style check, 0.0 % of the "
+        "prompted base model's, 0.0 % of the base model's."
+    )

@@ -547,15 +547,6 @@ def test_number_sentences_follows_documented_expectations(answer, sentences):
             assert _fteval_verdict("length_constraints:number_sentences", kwargs, answer) is expected
 
 
-def test_lm_eval_needs_punkt_for_sentences_here():
-    """Why number_sentences is not compared: lm-eval's counter needs NLTK punkt data; skip the note once it exists."""
-    try:
-        _lm_eval_verdict("length_constraints:number_sentences", {"num_sentences": 1, "relation": "at least"}, "A.")
-    except LookupError:
-        return
-    pytest.skip("punkt is installed here: number_sentences could be compared against lm-eval too")
-
-
 @pytest.mark.parametrize(
     ("instruction_id", "answer"),
     [

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from resume_helpers import assert_resumed_like_uncut, logged_steps, uncut_run
 
 from ftcore import ExportManifest
 from fttrain.config import load_train_config
@@ -28,7 +29,7 @@ def checkpoints(folder: Path) -> dict[int, bool]:
 
 
 @pytest.mark.slow
-def test_killed_while_saving_then_resumed_to_the_same_end(train_config, export_dir, tiny_model_dir):
+def test_killed_while_saving_then_resumed_to_the_same_end(train_config, export_dir, tiny_model_dir, tmp_path):
     path = train_config(epochs=2, save_steps=2, learning_rate=1e-3, eval_each_epoch=False)
     config = load_train_config(path)
     train_examples = ExportManifest.read(export_dir).splits["train"].examples
@@ -66,10 +67,14 @@ def test_killed_while_saving_then_resumed_to_the_same_end(train_config, export_d
     (cut / "trainer_state.json").write_text((chosen / "trainer_state.json").read_text()[:40])
     assert last_complete_checkpoint(output) == chosen
 
+    steps_before = logged_steps(output)
     resumed = subprocess.run([FTTRAIN, "run", str(path), "--resume"], env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     summary = json.loads((output / "summary.json").read_text())
     assert summary["steps"] == expected_steps
+    # It went on from the checkpoint, and ended where a run never killed ends.
+    uncut = uncut_run(config, tmp_path / "uncut")
+    assert_resumed_like_uncut(output, uncut, state["global_step"], steps_before)
 
     from peft import PeftModel
     from transformers import AutoModelForCausalLM

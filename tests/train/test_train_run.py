@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from resume_helpers import assert_resumed_like_uncut, logged_steps, uncut_run
 
 from ftcore import ExportManifest
 from fttrain.cli import main
 from fttrain.config import load_train_config
-from fttrain.run import RUN_FILES, run
+from fttrain.run import RUN_FILES, last_complete_checkpoint, run
 
 ADAPTER_FILES = {"adapter_config.json", "adapter_model.safetensors"}
 TOKENIZER_FILES = {"tokenizer.json", "tokenizer_config.json", "chat_template.jinja"}
@@ -65,7 +66,7 @@ def test_full_fine_tune(train_config):
     assert (Path(config.output_dir) / "model.safetensors").exists()
 
 
-def test_killed_run_resumes_to_the_same_step_count(train_config):
+def test_killed_run_resumes_where_it_stopped_and_ends_as_an_uncut_run(train_config, tmp_path):
     path = train_config(epochs=3, save_steps=4, learning_rate=1e-3)
     config = load_train_config(path)
     checkpoints = Path(config.output_dir) / "checkpoints"
@@ -85,10 +86,16 @@ def test_killed_run_resumes_to_the_same_step_count(train_config):
 
     again = CliRunner().invoke(main, ["run", str(path)])
     assert again.exit_code == 2 and "pass --resume" in again.output
+    checkpoint = last_complete_checkpoint(Path(config.output_dir))
+    steps_before = logged_steps(Path(config.output_dir))
     resumed = subprocess.run([fttrain, "run", str(path), "--resume"], env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     summary = json.loads((Path(config.output_dir) / "summary.json").read_text())
     assert summary["steps"] == 3 * 8  # as many as an uninterrupted run
+    checkpoint_step = int(checkpoint.name.removeprefix("checkpoint-"))
+    assert checkpoint_step >= 4
+    uncut = uncut_run(config, tmp_path / "uncut")
+    assert_resumed_like_uncut(Path(config.output_dir), uncut, checkpoint_step, steps_before)
 
     from peft import AutoPeftModelForCausalLM
 
@@ -138,8 +145,6 @@ def test_changed_export_and_missing_chat_template(train_config, export_dir, tmp_
 
 
 def test_resume_skips_a_checkpoint_cut_off_while_saving(tmp_path):
-    from fttrain.run import last_complete_checkpoint
-
     for step, complete in ((4, True), (8, True), (12, False)):
         folder = tmp_path / "checkpoints" / f"checkpoint-{step}"
         folder.mkdir(parents=True)

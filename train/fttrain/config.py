@@ -1,6 +1,7 @@
 """`fttrain run` / `plan` settings: one dataclass, loaded from YAML, every key overridable by `--set`.
 
->>> config = load_train_config("train.yaml", overrides=["epochs=2", "lora.r=8"])
+Usage:
+    config = load_train_config("train.yaml", overrides=["epochs=2", "lora.r=8"])
 """
 
 from __future__ import annotations

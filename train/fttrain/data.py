@@ -4,8 +4,9 @@ The rendering, the assistant spans and the labels come from `ftcore.chat` (the s
 conversation that lint's token counts and fteval's held-out loss use); this module tokenizes a whole split
 and refuses one in which an example would train nothing.
 
->>> tokenized = tokenize_examples(load_split("exports/v1", "train"), tokenizer, max_seq_len=1024)
->>> print(explain_example(tokenized.items[0], tokenizer))
+Usage:
+    tokenized = tokenize_examples(load_split("exports/v1", "train"), tokenizer, max_seq_len=1024)
+    print(explain_example(tokenized.items[0], tokenizer))
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """`fttrain merge`: a run's adapter folded into full-precision base weights, saved as safetensors, then checked.
 
->>> report = merge_run("runs/latest", "merged/")
->>> report.passed, report.max_abs_logit_diff <= report.tolerance
-(True, True)
+Usage:
+    report = merge_run("runs/latest", "merged/")
+    report.passed, report.max_abs_logit_diff <= report.tolerance
+    # -> (True, True)
 
 Merges fail silently elsewhere (an update rounded away in 4-bit weights, modules_to_save left
 behind, an adapter that never loaded), so the merged folder is reloaded from disk and its logits

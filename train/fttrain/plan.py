@@ -1,7 +1,8 @@
 """`fttrain plan`: what a run will cost before it starts — tokens, steps, peak GPU memory, hours and dollars.
 
->>> plan = make_plan(load_train_config("train.yaml", overrides=["gpu_memory_gb=24"]))
->>> plan.fits, plan.memory.total, plan.warnings
+Usage:
+    plan = make_plan(load_train_config("train.yaml", overrides=["gpu_memory_gb=24"]))
+    plan.fits, plan.memory.total, plan.warnings
 
 Token counts come from the run's own preparation (`fttrain.run.prepare`: the manifest check, the chat
 template, the assistant masks); the model's size and shape come from its config alone, never its weights.
@@ -82,9 +83,10 @@ class Module:
 class ModelShape:
     """A decoder-only transformer's dimensions, read from its config.
 
-    >>> shape = ModelShape.from_config(AutoConfig.from_pretrained("meta-llama/Llama-3.1-8B"))
-    >>> shape.parameters
-    8030261248
+    Usage:
+        shape = ModelShape.from_config(AutoConfig.from_pretrained("meta-llama/Llama-3.1-8B"))
+        shape.parameters
+        # -> 8030261248
     """
 
     model_type: str

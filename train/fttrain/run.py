@@ -1,7 +1,8 @@
 """`fttrain run`: load → set up → train → save, each a short step, composed of stock Hugging Face parts.
 
->>> summary = run(load_train_config("train.yaml"))
->>> summary["final_loss"]
+Usage:
+    summary = run(load_train_config("train.yaml"))
+    summary["final_loss"]
 
 The run folder (see README, "Run folder"): the adapter and tokenizer, `fttrain.resolved.yaml`,
 `data_manifest.json` (the export it consumed, hash-checked at start), `environment.json` (library

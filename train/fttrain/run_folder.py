@@ -1,8 +1,9 @@
 """A run folder as fttrain reads and writes it: the core's `RunFolder` (summary, export, base model) plus the
 typed train config it was resolved to.
 
->>> run = RunFolder.open("runs/latest")
->>> run.config.lora.r, run.summary.steps, run.data.fingerprint
+Usage:
+    run = RunFolder.open("runs/latest")
+    run.config.lora.r, run.summary.steps, run.data.fingerprint
 """
 
 from __future__ import annotations

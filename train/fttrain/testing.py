@@ -1,7 +1,8 @@
 """Tiny local models for tests and benchmarks, built from a config: nothing is downloaded.
 
->>> folder = tiny_llama("tmp/tiny-llama", tokenizer_folder="tmp/tokenizer")
->>> AutoModelForCausalLM.from_pretrained(folder)
+Usage:
+    folder = tiny_llama("tmp/tiny-llama", tokenizer_folder="tmp/tokenizer")
+    AutoModelForCausalLM.from_pretrained(folder)
 """
 
 from __future__ import annotations

@@ -25,9 +25,10 @@ A spec file (YAML):
       - check: phrases:forbidden
         phrases: ["great question", "as an ai"]
 
->>> spec = StyleSpec.load("style.yaml")
->>> spec.evaluate("4\\n#### 4")["lines:last_matches"].passed
-True
+Usage:
+    spec = StyleSpec.load("style.yaml")
+    spec.evaluate("4\\n#### 4")["lines:last_matches"].passed
+    # -> True
 """
 
 # The check modules register their checks on import: all of them, before any spec is read.

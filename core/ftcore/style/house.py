@@ -3,6 +3,7 @@
 They read the raw text, whatever format it is in: for a rule on one field of a JSON answer, use a `json:` check
 (`ftcore.style.json_checks`), which fails when the answer is not JSON instead of passing on text it cannot read.
 
+>>> from ftcore.style import run_check
 >>> run_check("lines:last_matches", "4\\n#### 4", pattern="#### [0-9]+").passed
 True
 """

@@ -4,7 +4,8 @@ Where IFEval (lm-eval's verifier) reads text in an unusual way, the check reads 
 here then means what an IFEval score means. Counts compare with a `relation`: less than, at most, exactly, at least
 or more than.
 
->>> run_check("markdown:bullet_count", "* one\n* two", relation="exactly", count=2).passed
+>>> from ftcore.style import run_check
+>>> run_check("markdown:bullet_count", "* one\\n* two", relation="exactly", count=2).passed
 True
 """
 
@@ -273,7 +274,7 @@ def split_sentences(text: str) -> list[str]:
     (J. K. Rowling) or a list number at the start of a line ('1. Buy milk.'). Line breaks alone end nothing, as in
     punkt; a stretch without a letter or digit is no sentence.
 
-    >>> split_sentences("Dr. Who arrived. Did he? Yes!!\n1. Go on")
+    >>> split_sentences("Dr. Who arrived. Did he? Yes!!\\n1. Go on")
     ['Dr. Who arrived.', 'Did he?', 'Yes!!', '1. Go on']
     """
     sentences: list[str] = []

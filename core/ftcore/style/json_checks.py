@@ -20,6 +20,7 @@ A JSON path names the values a check reads, from the top of the answer:
 
 A path that leads nowhere fails the check ("reply: missing", "customer is a string, not an object").
 
+>>> from ftcore.style import run_check
 >>> run_check("json:field_max_words", '{"reply": "Thanks, we are on it."}', path="reply", max=60).passed
 True
 """

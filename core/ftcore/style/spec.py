@@ -1,8 +1,9 @@
 """A style spec: a named list of configured checks, loaded from YAML and validated against the registry.
 
->>> spec = StyleSpec.load("style.yaml")
->>> spec.evaluate("4\\n#### 4")["lines:last_matches"].passed
-True
+Usage:
+    spec = StyleSpec.load("style.yaml")
+    spec.evaluate("4\\n#### 4")["lines:last_matches"].passed
+    # -> True
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Writes the data of fteval's capability suite: the JSONL files beside this script, the same bytes on every run.
 
-    .venv/bin/python evaluate/fteval/tasks/build_tasks.py [--gsm8k ../shared/data/gsm8k/train.jsonl]
+    .venv/bin/python evaluate/fteval/tasks/build_tasks.py [--gsm8k tests/data/gsm8k/train.jsonl]
 
 - `arithmetic.jsonl`: 100 sums and products drawn with a fixed seed (the project's own, Apache-2.0);
 - `gsm8k_mc.jsonl`: the last 100 rows of GSM8K's train split (lines 7374-7473 of train.jsonl, MIT), each
@@ -22,7 +22,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
-GSM8K = REPO.parent / "shared" / "data" / "gsm8k" / "train.jsonl"
+GSM8K = REPO / "tests" / "data" / "gsm8k" / "train.jsonl"  # bundled with its MIT licence
 # The file whose line numbers the README names: openai/grade-school-math at 3101c7d, unmodified.
 GSM8K_SHA256 = "17f347dc51477c50d4efb83959dbb7c56297aba886e5544ee2aaed3024813465"
 GSM8K_ROWS = 100

@@ -1,4 +1,4 @@
-"""Every config shipped in examples/ loads with its own loader, and no setting in them is stated twice.
+"""No setting in the configs shipped in examples/ is stated twice (that each loads: test_shipped_configs.py).
 
 "Stated twice", precisely: a *shared setting* is one that configs of different tools need and that must agree,
 each known under its key in each kind of config:
@@ -19,16 +19,12 @@ configs point at (the export, the style spec) are references to one file, not se
 import os
 from pathlib import Path
 
-import pytest
 import yaml
 
 from ftcore.config import read_yaml_mapping
-from ftcore.style import StyleSpec
-from ftdata.project import SHARED_WITH_TRAINING, Project
-from fteval.config import load_eval_config
-from fttrain.config import load_train_config
+from ftdata.project import SHARED_WITH_TRAINING
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 CONFIGS = sorted(p for p in EXAMPLES.rglob("*.yaml") if not any(part.startswith(".") for part in p.parts))
 TRAIN_KEYS = ("base_model", "max_seq_len", "epochs", "gpu_tokens_per_second", "gpu_usd_per_hour")
@@ -40,17 +36,6 @@ def kind(path: Path) -> str:
         if path.name.startswith(prefix):
             return prefix
     raise AssertionError(f"{path}: a shipped config of no known kind: add its loader to this test")
-
-
-@pytest.mark.parametrize("path", CONFIGS, ids=[str(p.relative_to(EXAMPLES)) for p in CONFIGS])
-def test_every_shipped_config_loads(path):
-    loaders = {
-        "ftdata": lambda: Project.open(path.parent),
-        "train": lambda: load_train_config(path),
-        "eval": lambda: load_eval_config(path),
-        "style": lambda: StyleSpec.load(path),
-    }
-    assert loaders[kind(path)]() is not None
 
 
 def stated(path: Path, root: Path) -> dict[str, str]:
