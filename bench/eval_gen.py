@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=1 .venv/bin/python bench/eval_gen.py [--prompts 256] [--test 500] [--max-new-tokens 64]
 
 Prints:
-  1. `--prompts` test prompts through fteval's TransformersGenerator with `--batch-size` (32) and
+  1. `--prompts` test prompts through ftcore's TransformersGenerator with `--batch-size` (32) and
      with batch size 1, same greedy settings: seconds and new tokens/s of each, the ratio (target
      >= 5x on a 2-core CPU) and how many answers are identical;
   2. the wall time of `run_eval` with base, base+prompt and finetuned on a `--test`-example test
@@ -73,7 +73,7 @@ def compare_batching(model_dir: Path, data: Path, prompts: int, batch_size: int,
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from ftcore import load_split
-    from fteval.generate import TransformersGenerator
+    from ftcore.generate import TransformersGenerator
     from fteval.run import contestant_prompts
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
