@@ -181,6 +181,7 @@ def test_an_unreachable_url_fails_in_one_line_quickly(tmp_path):
     assert str(error.value).endswith("): is the server running?") and "\n" not in str(error.value)
 
 
+@pytest.mark.slow
 def test_429_is_retried_with_exponential_backoff_then_fails_in_one_line(scripted, tmp_path):
     server = scripted(chat_status=429)
     generator = EndpointGenerator(endpoint(server, max_retries=2), tmp_path / "cache", label="teacher")
@@ -194,8 +195,9 @@ def test_429_is_retried_with_exponential_backoff_then_fails_in_one_line(scripted
     attempts = server.chat()
     assert len(attempts) == 3  # the request and its 2 retries
     gaps = [later.began - earlier.ended for earlier, later in itertools.pairwise(attempts)]
-    # The openai client's backoff: 0.5 s x 2**retry, less up to 25 % jitter: [0.375, 0.5] then [0.75, 1.0].
-    assert 0.35 <= gaps[0] <= 0.7 and 0.7 <= gaps[1] <= 1.3, gaps
+    # The openai client's backoff: 0.5 s x 2**retry, less up to 25 % jitter: [0.375, 0.5] then [0.75, 1.0]
+    # (the upper bounds leave room for a loaded machine; a sleep is never shorter).
+    assert 0.37 <= gaps[0] <= 0.9 and 0.74 <= gaps[1] <= 1.6 and gaps[1] > gaps[0], gaps
 
 
 def test_5xx_is_retried_and_the_answer_arrives(scripted, tmp_path):
@@ -264,6 +266,7 @@ def test_answers_come_in_input_order_whatever_order_they_arrive_in(scripted):
     assert answers == [f"echo: question {i}" for i in range(6)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("concurrency", [1, 4])
 def test_concurrency_overlaps_requests_up_to_the_limit(scripted, concurrency):
     server = scripted(delay=lambda text: 0.4)
