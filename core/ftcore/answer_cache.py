@@ -6,8 +6,9 @@ every sampling parameter (see `request_key`); never by anything secret. Each ans
 own the moment it arrives (WAL journal), so a process killed midway keeps every answer already paid for.
 
 >>> cache = AnswerCache("eval/latest/endpoint-cache")
->>> key = request_key("http://localhost:8000/v1", {"model": "m", "messages": [...], "temperature": 0})
->>> cache.get(key) or cache.put(key, request, response)
+>>> request = {"model": "m", "messages": [{"role": "user", "content": "2+2?"}], "temperature": 0}
+>>> key = request_key("http://localhost:8000/v1", request)
+>>> cache.get(key) or cache.put(key, "http://localhost:8000/v1", request, {"choices": [...], ...})
 
 Why SQLite and not a JSON file per answer: one file whatever the count, lookups by key without listing a
 folder, atomic commits across threads and processes, and `sqlite3 answers.sqlite` to look inside.

@@ -10,7 +10,10 @@ Ollama, TGI, `transformers serve`). fteval's endpoint contestants and `ftdata dr
 >>> answers[0].text, answers[0].prompt_tokens, answers[0].completion_tokens, answers[0].cost
 
 `Endpoint` is a config section (ftcore.config): `load_config`/`build` read it from YAML like any other,
-and a tool may subclass it to add its own keys (a contestant's system prompt, say).
+and a tool may subclass it to add its own keys (a contestant's system prompt, say). A caller makes its
+generators (the key check) and calls `preflight()` before it loads any model, so that bad settings fail
+in one line at once; `pending()` counts what a run would still send (for a dry run's estimate); `stats`
+holds the totals (requests sent, answers from the cache, tokens, cost).
 
 What it guarantees:
 - **The key stays a secret.** A config names the environment variable (`api_key_env`), never the key;
