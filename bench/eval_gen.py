@@ -9,7 +9,7 @@ by fttrain on GSM8K answers in the house format (`--train-steps` steps here, or 
 stop at the model's end-of-turn token, so their lengths vary as real answers do (a random model decodes to the
 limit every time, which flatters batching: a batch runs as long as its longest answer).
 
-The same prompts go through fteval's TransformersGenerator with `--batch-size` and with batch size 1, greedy.
+The same prompts go through ftcore's TransformersGenerator with `--batch-size` and with batch size 1, greedy.
 Prints seconds, new tokens and new tokens/s of each, the ratio (target >= 5x), how many answers are identical,
 and the spread of answer lengths (how many ended before `--max-new-tokens`). No timing is asserted.
 """
@@ -64,7 +64,7 @@ def compare_batching(model_dir: Path, adapter: Path, data: Path, prompts: int, b
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from ftcore import load_split
-    from fteval.generate import TransformersGenerator
+    from ftcore.generate import TransformersGenerator
     from fteval.run import contestant_prompts
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))

@@ -110,6 +110,28 @@ def tiny_adapter_dir(tmp_path_factory, tiny_model_dir):
 
 
 @pytest.fixture(scope="session")
+def served_model_dir(tmp_path_factory, tiny_tokenizer_dir):
+    """A tiny Llama (the ChatML tokenizer above) whose greedy answers sometimes end their turn early and sometimes
+    run to the token limit: both finish reasons occur, served and local alike."""
+    from openai_server import tiny_model_ending_turns
+
+    return tiny_model_ending_turns(tmp_path_factory.mktemp("served-model"), tiny_tokenizer_dir)
+
+
+@pytest.fixture(scope="session")
+def openai_server(served_model_dir, tmp_path_factory):
+    """`transformers serve` on `served_model_dir`, a real OpenAI-compatible server for the whole session, on a free
+    port; stopped (its process group) afterwards. Shared: count requests as differences of chat_requests()."""
+    from openai_server import TransformersServe
+
+    server = TransformersServe(served_model_dir, tmp_path_factory.mktemp("transformers-serve") / "serve.log")
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
 def export_dir(tmp_path_factory, gsm8k_rows):
     """80 GSM8K examples, accepted by two reviewers in a snapshot, exported by ftdata's export."""
     from ftdata.testing import accepted_export

@@ -644,15 +644,30 @@ def eval_cases(draw, tiny_model_dir: Path, adapter: Path) -> tuple[list[dict], d
 EVAL_RUN = "fteval run (tiny model, to results.json and the report)"
 
 
+@pytest.fixture(scope="module")
+def tiny_run_dir(tmp_path_factory, tiny_model_dir, tiny_adapter_dir, export_dir) -> Path:
+    """A run folder as fttrain writes one, around the random adapter: the adapter, the resolved config naming its
+    base model and the record of the export it was trained on (what fteval checks before it loads a model). Each
+    case scores another export: fteval records that as a warning and goes on."""
+    from ftcore import ExportManifest
+    from ftcore.run_folder import DataRecord
+
+    run = tmp_path_factory.mktemp("fuzz-adapter-run")
+    shutil.copytree(tiny_adapter_dir, run, dirs_exist_ok=True)
+    (run / "fttrain.resolved.yaml").write_text(yaml.safe_dump({"base_model": str(tiny_model_dir)}))
+    DataRecord.of(ExportManifest.read(export_dir), export_dir).write(run / "data_manifest.json")
+    return run
+
+
 @fuzz(EVAL_RUN, 12)
 @given(data=st.data())
-def test_eval_run_fuzz_past_the_model_load(tiny_model_dir, tiny_adapter_dir, tmp_path_factory, data):
+def test_eval_run_fuzz_past_the_model_load(tiny_model_dir, tiny_run_dir, tmp_path_factory, data):
     """`fteval run` for real on the tiny model and an adapter: hostile test data and every setting that matters after
     the load. Whatever the case, a clean outcome, and on exit 0 a whole output folder: an answer per test example and
     contestant, results.json, and the report."""
     from ftdata.testing import accepted_export
 
-    rows, settings_ = data.draw(eval_cases(tiny_model_dir, tiny_adapter_dir))
+    rows, settings_ = data.draw(eval_cases(tiny_model_dir, tiny_run_dir))
     distinct(EVAL_RUN, rows, settings_)
     folder = tmp_path_factory.mktemp("eval-run")
     ratios = "split.ratios={train: 0.0, validation: 0.0, test: 1.0}"

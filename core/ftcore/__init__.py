@@ -4,8 +4,9 @@ The contract is the example record (`Example`), its JSONL reader/writer and the 
 (`ExportManifest`); beside it live the errors, atomic writes, the typed config loader, the CLI
 helpers and the style spec with its registry of checks, and what more than one tool does the same way:
 `chat` (a conversation rendered with its assistant spans), `models` (the base model section and its
-loaders), `run_folder` (a training run's records), `training` (the settings curation shares with
-training, and the cost estimate) and `versions`.
+loaders), `generate` (answers from a local model behind the `Generator` interface), `endpoint` (the same
+interface over any OpenAI-compatible server, with `answer_cache`), `run_folder` (a training run's records),
+`training` (the settings curation shares with training, and the cost estimate) and `versions`.
 
 >>> from ftcore import Example
 >>> ex = Example.create([{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}])
