@@ -180,7 +180,7 @@ def run(config: TrainConfig, resume: bool = False, progress: Callable[..., None]
     result = trainer.train(resume_from_checkpoint=str(last_complete_checkpoint(output)) if resume else None)
     seconds = time.perf_counter() - started
     trainer.save_model(str(output))  # the adapter (or full weights) and the tokenizer
-    evaluation = trainer.evaluate() if prepared.validation else {}
+    evaluation = final_validation(trainer) if prepared.validation else {}
     history = trainer.state.log_history
     losses = [entry["loss"] for entry in history if "loss" in entry]
     summary = RunSummary(
@@ -202,6 +202,19 @@ def run(config: TrainConfig, resume: bool = False, progress: Callable[..., None]
     folder.write_summary(summary)
     plot_losses(history, folder.file(LOSS_PLOT))
     return summary
+
+
+def final_validation(trainer) -> dict[str, float]:
+    """The validation loss of the model as saved. Evaluating each epoch already scored it at the last step (and
+    with load_best_model_at_end the saved model is the best one scored): evaluating again would cost a full pass
+    and write a second validation line for the same step to metrics.jsonl."""
+    state = trainer.state
+    if trainer.args.load_best_model_at_end and state.best_metric is not None:
+        return {"eval_loss": state.best_metric}
+    last = next((entry for entry in reversed(state.log_history) if "eval_loss" in entry), None)
+    if last is not None and last["step"] == state.global_step:
+        return last
+    return trainer.evaluate()
 
 
 def load_model(config: TrainConfig):
