@@ -198,7 +198,14 @@ def assemble_results(config: EvalConfig, test: EvalSet, scored: Scored, warnings
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         metrics=metrics,
         style_checks=[{"id": c.id, "check": c.name, "higher_is_better": True} for c in test.spec.checks],
-        data=DataSource(str(test.folder), manifest.dataset, manifest.fingerprint, "test", len(test.examples)),
+        data=DataSource(
+            str(test.folder),
+            manifest.dataset,
+            manifest.fingerprint,
+            "test",
+            len(test.examples),
+            prompt_ids=[example.id for example in test.examples],
+        ),
         base_model=config.base_model.label(),
         settings={
             "max_new_tokens": config.max_new_tokens,

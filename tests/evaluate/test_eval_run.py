@@ -218,6 +218,10 @@ def test_cli_run_then_compare_gates_on_a_planted_regression(eval_config, tmp_pat
     results_path = tmp_path / "eval" / "results.json"
     results = json.loads(results_path.read_text())
     assert "finetuned" in result.output and "strict" in result.output
+    from ftcore import load_split
+
+    # The prompts scored, by id, so that compare can tell another test set (another limit) from this one.
+    assert results["data"]["prompt_ids"] == [e.id for e in load_split(results["data"]["folder"], "test")[:4]]
     assert {"report.md", "report.html", "results.json"} <= {p.name for p in (tmp_path / "eval").iterdir()}
     worse = json.loads(json.dumps(results))
     worse["contestants"]["finetuned"]["scores"]["loss"] += 0.5  # a planted regression
