@@ -22,6 +22,9 @@ from typing import Any, ClassVar, Literal
 
 from ftcore.config import option
 from ftcore.errors import FtdataError
+from ftcore.quiet import quiet_bitsandbytes, transformers_bars_off
+
+quiet_bitsandbytes()  # before any tool imports bitsandbytes (through transformers or peft)
 
 Dtype = Literal["auto", "bfloat16", "float16", "float32"]
 
@@ -132,7 +135,8 @@ def load_base(
             bnb_4bit_use_double_quant=four_bit.double_quant,
             bnb_4bit_compute_dtype=dtype,
         )
-    return _from_pretrained(AutoModelForCausalLM, base, setting, "it", **kwargs)
+    with transformers_bars_off():  # the CLIs show loading as a phase of their own progress display
+        return _from_pretrained(AutoModelForCausalLM, base, setting, "it", **kwargs)
 
 
 def _from_pretrained(auto_class: Any, source: ModelSource | str, setting: str, what: str, **kwargs: Any) -> Any:

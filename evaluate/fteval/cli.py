@@ -50,12 +50,21 @@ def _print_results(console: Console, results) -> None:
     table = Table("metric", *contestants, box=None)
     for metric in metrics:
         table.add_row(metric, *(f"{contestants[name].scores[metric]:.3f}" for name in contestants))
-    table.add_row("tokens/s", *(f"{c.generation['tokens_per_second']:.0f}" for c in contestants.values()))
+    table.add_row("tokens/s", *(_speed(c.generation) for c in contestants.values()))
     console.print(f"{results.data.n} test examples of {results.data.dataset}")
     console.print(table)
+    for name, contestant in contestants.items():
+        if contestant.generation.get("reused_from"):
+            source = escape(contestant.generation["reused_from"])
+            console.print(f"{name}: answers reused from {source} (the same prompts, settings and versions)")
     for warning in results.warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}")
     console.print(f"[bold]Verdict.[/] {escape(results.verdict)}")
+
+
+def _speed(generation: dict) -> str:
+    """Generation speed, or that none was measured: reused answers took no time."""
+    return "reused" if generation.get("reused_from") else f"{generation['tokens_per_second']:.0f}"
 
 
 @main.command()

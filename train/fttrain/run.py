@@ -26,6 +26,7 @@ from ftcore.chat import IGNORE_INDEX
 from ftcore.config import ConfigError
 from ftcore.errors import FtdataError
 from ftcore.models import load_base, load_tokenizer, torch_dtype
+from ftcore.quiet import peft_wrapping
 from ftcore.run_folder import (
     CHECKPOINTS,
     DATA_MANIFEST,
@@ -241,7 +242,8 @@ def load_model(config: TrainConfig):
         target_modules=config.lora.target_modules,
         modules_to_save=config.lora.modules_to_save or None,
     )
-    return get_peft_model(model, lora)
+    with peft_wrapping():
+        return get_peft_model(model, lora)
 
 
 def _check_hardware(config: TrainConfig) -> None:
