@@ -311,6 +311,7 @@ def test_fttrain_evaluates_the_run_when_its_config_names_an_eval(eval_config, ti
     results = json.loads(Path(evaluation["results"]).read_text())
     assert list(results["contestants"]) == ["base", "base+prompt", "finetuned"]
     assert results["contestants"]["finetuned"]["adapter"] == str(tmp_path / "run")
+    assert f"## Evaluation\n\n{evaluation['verdict']}\n" in (tmp_path / "run" / "README.md").read_text()  # the card
 
     # Scored later as `previous`, on the same prompts with the same settings, the run's answers are read back from
     # its own evaluation, and the output says so (an answer planted there shows they were read, not generated).

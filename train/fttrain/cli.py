@@ -49,6 +49,7 @@ def run(config_path: Path, overrides: tuple[str, ...], resume: bool, dry_run: bo
         else:
             console.print(found.text(), markup=False)
         return
+    from fttrain.card import write_model_card
     from fttrain.run import run as train
 
     with progress_bars(console, disable=as_json) as bars:
@@ -56,6 +57,7 @@ def run(config_path: Path, overrides: tuple[str, ...], resume: bool, dry_run: bo
         if config.evaluate:  # its phases in the same display, after training's
             summary.evaluation = evaluate_run(config.evaluate, Path(config.output_dir), console, bars.staged)
             RunFolder(Path(config.output_dir)).write_summary(summary)
+            write_model_card(config.output_dir)  # the card gains the verdict
     if as_json:
         click.echo(json.dumps({**summary.to_dict(), "run_folder": str(config.output_dir)}, indent=2))
         return

@@ -6,7 +6,8 @@ Usage:
 
 The run folder (see README, "Run folder"): the adapter and tokenizer, `fttrain.resolved.yaml`,
 `data_manifest.json` (the export it consumed, hash-checked at start), `environment.json` (library
-versions, hardware, seed), `metrics.jsonl`, `loss.png`, `summary.json`, and `checkpoints/` for --resume.
+versions, hardware, seed), `metrics.jsonl`, `loss.png`, `summary.json`, `README.md` (a model card:
+fttrain.card), and `checkpoints/` for --resume.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from ftcore.run_folder import (
 )
 from ftcore.versions import package_versions
 from fttrain.callbacks import peak_memory_mb
+from fttrain.card import write_model_card
 from fttrain.config import TrainConfig
 from fttrain.data import TokenizedSplit, explain_example, tokenize_examples
 from fttrain.run_folder import RunFolder
@@ -202,6 +204,7 @@ def run(config: TrainConfig, resume: bool = False, progress: Callable[..., None]
     )
     folder.write_summary(summary)
     plot_losses(history, folder.file(LOSS_PLOT))
+    write_model_card(output)  # in place of the empty card peft saved with the adapter
     return summary
 
 
