@@ -13,6 +13,7 @@ from rich.table import Table
 
 from ftcore.cli import EXIT_OK, EXIT_PROBLEMS, ToolGroup, progress_bars
 from fteval import __version__
+from fteval.compare import DEFAULT_MAX_DROP, DEFAULT_MAX_REL_INCREASE
 
 
 @click.group(cls=ToolGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -81,11 +82,11 @@ def report(folder: Path) -> None:
 @click.argument("old", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
-    "--max-drop", default=0.02, show_default=True, type=click.FloatRange(min=0),
+    "--max-drop", default=DEFAULT_MAX_DROP, show_default=True, type=click.FloatRange(min=0),
     help="Allowed drop of a score where higher is better (pass rates, ROUGE-L, accuracy), in its units.",
 )  # fmt: skip
 @click.option(
-    "--max-rel-increase", default=0.02, show_default=True, type=click.FloatRange(min=0),
+    "--max-rel-increase", default=DEFAULT_MAX_REL_INCREASE, show_default=True, type=click.FloatRange(min=0),
     help="Allowed rise of a score where lower is better (loss, perplexity), as a share of its old value.",
 )  # fmt: skip
 @click.option(

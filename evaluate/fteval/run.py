@@ -86,7 +86,7 @@ class Session:
     test: EvalSet
     tokenizer: Any
     output: Path
-    progress: Callable[[str, int, int], None] | None = None
+    progress: Callable[[str, int, int | None], None] | None = None
 
 
 @dataclass
@@ -98,8 +98,13 @@ class Scored:
     capability: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
 
-def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | None = None) -> Results:
-    """Generate and score every contestant; writes the output folder and returns what results.json holds."""
+def run_eval(config: EvalConfig, progress: Callable[[str, int, int | None], None] | None = None) -> Results:
+    """Generate and score every contestant; writes the output folder and returns what results.json holds.
+
+    `progress(stage, n, total)` hears of each phase in turn, one stage name each, brought to its total before the
+    next begins: loading the base model, then per contestant its generation ("generating: base", or "answers
+    reused: previous"), held-out loss and capability suite (its total None until lm-eval has built its requests).
+    """
     test = load_test_set(config)
     config, warnings = check_runs(config, test.manifest)
     check_generator(config)
@@ -123,7 +128,7 @@ def load_test_set(config: EvalConfig) -> EvalSet:
     return EvalSet(data, manifest, examples, StyleSpec.load(config.style))
 
 
-def _loaded_base(config: EvalConfig, progress: Callable[[str, int, int], None] | None) -> Any:
+def _loaded_base(config: EvalConfig, progress: Callable[[str, int, int | None], None] | None) -> Any:
     """The base model, loading shown as a phase of its own: a large one takes minutes."""
     stage = "loading the base model"
     if progress:
