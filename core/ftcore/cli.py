@@ -48,17 +48,25 @@ class ProgressBars:
     def __init__(self, progress: Progress):
         self._progress = progress
         self._tasks: dict[str, int] = {}
+        self._totals: dict[str, int | None] = {}
 
     def counter(self, label: str):
         """progress(n): n more items done, total unknown."""
         return lambda n: self.staged(label, n, None)
 
     def staged(self, stage: str, done: int, total: int | None, info: str | None = None) -> None:
-        """progress(stage, n, total[, info]): n more items done in a named stage of known total; `info` is a
-        short note shown after the bar (e.g. training's latest loss and tokens/s)."""
+        """progress(stage, n, total[, info]): n more items done in a named stage; `info` is a short note shown
+        after the bar (e.g. training's latest loss and tokens/s). A stage is one line of the display, finished
+        (its clock stopped) when its count reaches its total. The total may be None at first (not known yet)
+        and given, or raised, later."""
         if stage not in self._tasks:
             self._tasks[stage] = self._progress.add_task(stage, total=total, info="")
-        self._progress.update(self._tasks[stage], advance=done, **({"info": info} if info is not None else {}))
+            self._totals[stage] = total
+        update: dict = {"advance": done} | ({"info": info} if info is not None else {})
+        known = self._totals[stage]
+        if total is not None and (known is None or total > known):
+            update["total"] = self._totals[stage] = total
+        self._progress.update(self._tasks[stage], **update)
 
 
 class _InfoColumn(ProgressColumn):
@@ -66,17 +74,35 @@ class _InfoColumn(ProgressColumn):
         return Text(task.fields.get("info", ""))
 
 
-@contextlib.contextmanager
-def progress_bars(console: Console, disable: bool = False) -> Iterator[ProgressBars]:
-    """The one progress display of the three CLIs (rich), on `console`; `disable` for --json."""
-    columns = (
+class _RateColumn(ProgressColumn):
+    """Items per second, or seconds per item when slower than one a second (a CPU generating answers)."""
+
+    def render(self, task) -> Text:
+        # Once a phase is over, its whole rate; while it runs, the recent one (rich needs two updates for it).
+        speed = task.completed / task.finished_time if task.finished and task.finished_time else task.speed
+        if not speed:
+            return Text("")
+        if speed >= 1:
+            return Text(f"{speed:.0f}/s" if speed >= 10 else f"{speed:.1f}/s")
+        return Text(f"{1 / speed:.1f} s each")
+
+
+def progress_columns() -> tuple[ProgressColumn, ...]:
+    """A phase per line: spinner while it runs, name, bar, count, rate, time spent, time left, and a note."""
+    return (
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
+        _RateColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         _InfoColumn(),
     )
-    with Progress(*columns, console=console, transient=False, disable=disable) as progress:
+
+
+@contextlib.contextmanager
+def progress_bars(console: Console, disable: bool = False) -> Iterator[ProgressBars]:
+    """The one progress display of the three CLIs (rich), on `console`; `disable` for --json."""
+    with Progress(*progress_columns(), console=console, transient=False, disable=disable) as progress:
         yield ProgressBars(progress)

@@ -14,6 +14,7 @@ import copy
 import dataclasses
 import difflib
 import os
+import re
 import types
 import typing
 from collections.abc import Sequence
@@ -26,6 +27,8 @@ from ftcore.atomic import atomic_write
 from ftcore.errors import FtdataError
 
 T = TypeVar("T")
+
+_EXPONENT_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 class ConfigError(FtdataError):
@@ -252,6 +255,8 @@ def _coerce(tp: Any, value: Any, source: str, key: str, root: dict[str, Any] | N
             raise ConfigError(f"{source}: {key}: expected an integer, got {value!r}")
         return value
     if tp is float:
+        if isinstance(value, str) and _EXPONENT_NUMBER.fullmatch(value.strip()):
+            value = float(value)  # 1e-7: a number in JSON and YAML 1.2, a string to PyYAML (YAML 1.1 wants 1.0e-7)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{source}: {key}: expected a number, got {value!r}")
         try:

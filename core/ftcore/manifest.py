@@ -62,12 +62,16 @@ class ExportManifest:
     agreement: dict[str, Any] = field(default_factory=dict)  # inter-annotator agreement of the reviews
     lint: dict[str, int] = field(default_factory=dict)  # problems still present in the exported data, by kind
     files: dict[str, str] = field(default_factory=dict)  # every other file of the export -> its sha256
+    license: str | None = None  # the data's licence, as the project states it (ftdata.yaml `license`)
 
     def counts(self) -> dict[str, int]:
         return {name: split.examples for name, split in self.splits.items()}
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if data["license"] is None:
+            data.pop("license")  # a manifest without one keeps the fingerprint it was written with
+        return data
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
@@ -106,6 +110,8 @@ class ExportManifest:
                 f"({FORMAT_VERSION}): upgrade ftkit"
             )
         _check_fields(raw, cls, source, "")
+        if raw.get("license") is not None and not isinstance(raw["license"], str):
+            raise ManifestError(f"{source}: license: must be a string, got {raw['license']!r:.40}")
         if not isinstance(raw.get("splits"), dict) or not raw["splits"]:
             raise ManifestError(f"{source}: splits: must be a non-empty object of split name -> file")
         splits = {}

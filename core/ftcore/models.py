@@ -18,10 +18,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from ftcore.config import option
 from ftcore.errors import FtdataError
+from ftcore.quiet import quiet_bitsandbytes, transformers_bars_off
+
+quiet_bitsandbytes()  # before any tool imports bitsandbytes (through transformers or peft)
 
 Dtype = Literal["auto", "bfloat16", "float16", "float32"]
 
@@ -132,7 +136,67 @@ def load_base(
             bnb_4bit_use_double_quant=four_bit.double_quant,
             bnb_4bit_compute_dtype=dtype,
         )
-    return _from_pretrained(AutoModelForCausalLM, base, setting, "it", **kwargs)
+    with transformers_bars_off():  # the CLIs show loading as a phase of their own progress display
+        return _from_pretrained(AutoModelForCausalLM, base, setting, "it", **kwargs)
+
+
+def model_license(source: ModelSource | str, hub_cache: str | os.PathLike | None = None) -> str | None:
+    """The model's licence where its own files state it, reading nothing from the network: the `license` of its
+    model card's front matter (README.md in a local folder, or in the local Hugging Face cache for a hub id),
+    else a GGUF file's `general.license`. None when no file says. `hub_cache`: another cache folder than the
+    Hugging Face default.
+
+    Usage:
+        model_license(BaseModel(path="models/smollm2", gguf_file="smollm2.gguf"))   # -> 'apache-2.0'
+    """
+    source = as_base_model(source)
+    folder = os.path.expanduser(source.path)
+    if os.path.isdir(folder):
+        card = os.path.join(folder, "README.md")
+        found = _card_license(card) if os.path.isfile(card) else None
+        if found is None and source.gguf_file:
+            found = _gguf_license(os.path.join(folder, source.gguf_file))
+        return found
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(source.path, "README.md", cache_dir=hub_cache)
+    except Exception:  # not a valid hub id: nothing to read
+        return None
+    return _card_license(cached) if isinstance(cached, str) else None
+
+
+def _card_license(path: str) -> str | None:
+    """`license` from a model card's YAML front matter (`other` with its `license_name` when it has one)."""
+    import yaml
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not text.startswith("---"):
+        return None
+    front, sep, _ = text[3:].partition("\n---")
+    try:
+        meta = yaml.safe_load(front) if sep else None
+    except yaml.YAMLError:
+        return None
+    value = meta.get("license") if isinstance(meta, dict) else None
+    if isinstance(value, list):  # a card may list several
+        value = ", ".join(str(item) for item in value)
+    if value == "other" and isinstance(meta.get("license_name"), str):
+        value = f"other ({meta['license_name']})"
+    return str(value) if value else None
+
+
+def _gguf_license(path: str) -> str | None:
+    try:
+        from gguf import GGUFReader
+
+        field = GGUFReader(path).fields.get("general.license")
+        return str(field.contents()) if field is not None else None
+    except Exception:  # an unreadable or foreign file states no licence
+        return None
 
 
 def _from_pretrained(auto_class: Any, source: ModelSource | str, setting: str, what: str, **kwargs: Any) -> Any:

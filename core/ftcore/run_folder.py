@@ -7,6 +7,7 @@
     environment.json                                 library versions, hardware, seed
     metrics.jsonl, loss.png                          the loss curve
     summary.json                                     steps, losses, tokens, time; the evaluation after the hook
+    README.md                                        the model card (fttrain.card), from the files above
     checkpoints/                                     for --resume
 
 fttrain writes it; fteval and `fttrain merge` read it. This core part knows what every tool needs (the base

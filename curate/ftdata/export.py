@@ -561,6 +561,7 @@ def _manifest(
         agreement=content.status["agreement"] | {"records": content.status["records"]},
         lint=content.lint_counts,
         files=files,
+        license=project.config.license,
     )
 
 

@@ -179,6 +179,11 @@ class ExportConfig:
 class ProjectConfig:
     dataset: str = option("my-dataset", "Dataset name: the Argilla dataset and the export's name")
     workspace: str = option("ftkit", "Argilla workspace the dataset lives in")
+    license: str | None = option(
+        None,
+        "Licence of the data, e.g. an SPDX id (cc-by-4.0, apache-2.0) or 'proprietary': recorded in each export's "
+        "manifest and in the model card of every run trained on it (none: not stated)",
+    )
     guidelines: str = option("guidelines.md", "Annotation guidelines (markdown), relative to this file")
     style: str | None = option(
         None, "Style spec (YAML) every assistant answer must satisfy, relative to this file (none: no format check)"

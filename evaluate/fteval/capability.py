@@ -18,12 +18,13 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ftcore.errors import FtdataError
+from ftcore.quiet import peft_wrapping
 
 TASKS_DIR = Path(__file__).resolve().parent / "tasks"
 SUITE = "ftkit_capability"  # the tag of every shipped task
@@ -37,8 +38,6 @@ EXPECTED_WARNINGS = (
     # Wrapping the caller's loaded model is the point of `model=`:
     "`pretrained` model kwarg is not of type `str`",
     "Passed an already-initialized model through `pretrained`",
-    # An instruct model named in `pretrained`, scored without its chat template: the suite's default (see below).
-    "appears to be an instruct or chat variant but chat template is not applied",
 )
 
 
@@ -58,21 +57,26 @@ def run_capability_suite(
     limit: int | float | None = None,
     device: str | None = None,
     apply_chat_template: bool = False,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Score one model on lm-eval `tasks` (task, group or tag names); returns each task's metrics.
 
     The model is either already loaded (`model` and its `tokenizer`, e.g. a PeftModel: it runs where it is)
     or loaded here by lm-eval's `hf` model from `pretrained` (a folder or hub id), with `peft` (an adapter
     folder) and `gguf_file` (a GGUF file inside `pretrained`) on `device` (default: cuda if present).
-    `limit` scores only the first N items of each task (a float below 1: that share).
+    `limit` scores only the first N items of each task (a float below 1: that share). `progress(n, total)`
+    hears of every request scored (total: the requests known so far, None before the model has any); its
+    last call has n requests making the count equal to the total, so a display can close the phase. lm-eval
+    draws no progress bars of its own here.
 
     Result, per task (and per group that aggregates its tasks), every metric lm-eval reports with its
     standard error and the number of items: `{"ftkit_gsm8k_mc": {"acc": 0.5, "acc_stderr": 0.0503,
     "acc_norm": 0.5, "acc_norm_stderr": 0.0503, "n": 100}}`. A metric behind a filter other than lm-eval's
     `none` keeps it in its name (`exact_match,strict-match`). A standard error lm-eval cannot compute is NaN.
 
-    Side effects, all lm-eval's: it seeds Python's, numpy's and torch's global RNGs (0, 1234, 1234), puts a
-    loaded model in eval mode, and gives a tokenizer without a pad token one for the run (restored here).
+    Side effects, as lm-eval's `simple_evaluate` has them: Python's, numpy's and torch's global RNGs are seeded
+    (0, 1234, 1234), a loaded model is put in eval mode, and a tokenizer without a pad token gets one for the
+    run (restored here).
     """
     if not tasks or isinstance(tasks, str):
         raise ValueError("tasks: a list of lm-eval task names, e.g. ['ftkit_capability']")
@@ -81,37 +85,128 @@ def run_capability_suite(
     if model is not None and (tokenizer is None or peft or gguf_file):
         raise ValueError("a loaded model needs its tokenizer and comes with its adapter on: no peft/gguf_file")
 
-    import lm_eval
-
-    with _lm_eval_warnings_only(), _pad_token_restored(tokenizer):
+    counter = _RequestCounter(progress)
+    with _lm_eval_quiet(), _pad_token_restored(tokenizer), peft_wrapping():
         manager, task_objects = _load_tasks(list(tasks))
+        lm_class = _reporting_lm_class()
         if model is not None:
-            from lm_eval.models.huggingface import HFLM
-
-            lm, model_args = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size), None
+            lm = lm_class(pretrained=model, tokenizer=tokenizer, batch_size=batch_size)
         else:
-            lm = "hf"
             model_args = {"pretrained": pretrained} | ({"peft": peft} if peft else {})
             model_args |= {"gguf_file": gguf_file} if gguf_file else {}
-        results = lm_eval.simple_evaluate(
-            model=lm,
-            model_args=model_args,
-            tasks=task_objects,
-            task_manager=manager,
-            batch_size=batch_size,
-            device=device,
-            limit=limit,
-            log_samples=False,
-            # Off by default: the suite measures what the raw model knows, on plain text as lm-eval scores
-            # loglikelihood tasks by default; with a chat template it would measure the chat persona instead.
-            apply_chat_template=apply_chat_template,
-            # Only metrics without a closed-form standard error (not acc) are bootstrapped: lm-eval's default
-            # of 100,000 resamples starts a process pool per metric; 1,000 is plenty for a regression check.
-            bootstrap_iters=1000,
-        )
+            lm = lm_class.create_from_arg_obj(model_args, {"batch_size": batch_size, "device": device})
+        lm.counter = counter
+        results = _evaluate(lm, manager.load(task_objects), limit, apply_chat_template)
+    counter.close()
     if results is None:  # only on a non-zero rank of a multi-process launch
         raise CapabilityError("lm-eval returned no results: run the capability suite in a single process")
     return _scores(results)
+
+
+def _evaluate(lm: Any, loaded: dict[str, Any], limit: int | float | None, apply_chat_template: bool) -> Any:
+    """lm-eval's `evaluate` on loaded tasks, set up as its `simple_evaluate` sets them up. Not `simple_evaluate`
+    itself: after scoring it collects environment details ftkit does not use, running `git describe` (which
+    prints "fatal: not a git repository" outside one) and torch's collect_env (about 5 s here)."""
+    import random
+
+    import numpy as np
+    import torch
+    from lm_eval.evaluator import evaluate
+
+    random.seed(0)  # simple_evaluate's default seeds
+    np.random.seed(1234)
+    torch.manual_seed(1234)
+    for task in loaded["tasks"].values():
+        if task.get_config("num_fewshot") is None:
+            task.set_config(key="num_fewshot", value=0)
+        task.set_fewshot_seed(seed=1234)
+    return evaluate(
+        lm=lm,
+        task_dict=loaded,
+        limit=limit,
+        log_samples=False,
+        # Off by default: the suite measures what the raw model knows, on plain text as lm-eval scores
+        # loglikelihood tasks by default; with a chat template it would measure the chat persona instead.
+        apply_chat_template=apply_chat_template,
+        # Only metrics without a closed-form standard error (not acc) are bootstrapped: lm-eval's default
+        # of 100,000 resamples starts a process pool per metric; 1,000 is plenty for a regression check.
+        bootstrap_iters=1000,
+    )
+
+
+class _RequestCounter:
+    """Requests known and scored, reported to a `progress(n, total)` callable."""
+
+    def __init__(self, progress: Callable[[int, int | None], None] | None):
+        self.progress = progress
+        self.total = 0
+        self.done = 0
+        if progress is not None:
+            progress(0, None)  # the phase has begun; its size is known once lm-eval has built the requests
+
+    def expect(self, requests: int) -> None:
+        self.total += requests
+        if self.progress is not None:
+            self.progress(0, self.total)
+
+    def tick(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(1, self.total)
+
+    def close(self) -> None:
+        """The count made equal to the total: requests scored without a per-request report (rolling
+        loglikelihood windows) count as done when the suite is."""
+        if self.progress is not None:
+            self.progress(self.total - self.done, self.total)
+            self.done = self.total
+
+
+@functools.cache
+def _reporting_lm_class() -> type:
+    """lm-eval's Hugging Face model with its tqdm bars off and each scored request reported to a `_RequestCounter`:
+    lm-eval calls its cache hook once per request scored, which is where the counting happens (a subclass, since
+    lm-eval offers no progress callback)."""
+    from lm_eval.api.model import CacheHook
+    from lm_eval.models.huggingface import HFLM
+
+    class _CountingHook(CacheHook):
+        def __init__(self, counter: _RequestCounter):
+            super().__init__(None)  # no request cache: only counting
+            self.counter = counter
+
+        def add_partial(self, attr: str, req: Any, res: Any) -> None:
+            self.counter.tick()
+
+    class ReportingHFLM(HFLM):
+        _counter = _RequestCounter(None)
+
+        @property
+        def counter(self) -> _RequestCounter:
+            return self._counter
+
+        @counter.setter
+        def counter(self, counter: _RequestCounter) -> None:
+            self._counter = counter
+            self.set_cache_hook(_CountingHook(counter))
+
+        def loglikelihood(self, requests, disable_tqdm: bool = False):
+            self._counter.expect(len(requests))
+            return super().loglikelihood(requests, disable_tqdm=True)
+
+        def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
+            self._counter.expect(len(requests))
+            return super().loglikelihood_rolling(requests, disable_tqdm=True)
+
+        def generate_until(self, requests, disable_tqdm: bool = False):
+            self._counter.expect(len(requests))
+            return super().generate_until(requests, disable_tqdm=True)
+
+        def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, override_bs: int | None = None):
+            # loglikelihood_rolling asks for a bar per batch of windows: never here.
+            return super()._loglikelihood_tokens(requests, disable_tqdm=True, override_bs=override_bs)
+
+    return ReportingHFLM
 
 
 def capability_deltas(
@@ -234,8 +329,12 @@ class _DropExpected(logging.Filter):
 
 
 @contextmanager
-def _lm_eval_warnings_only() -> Iterator[None]:
-    """lm-eval logs every step at INFO; here it says only what went wrong, then gets its own level back."""
+def _lm_eval_quiet() -> Iterator[None]:
+    """lm-eval logs every step at INFO; here it says only what went wrong, then gets its own level back. And it
+    draws a tqdm bar while it builds each task's requests, with no switch to turn it off (lm_eval.api.task): for
+    the block, that module's bars are created disabled; ftkit reports the suite's progress itself."""
+    import lm_eval.api.task as task_module
+
     root = logging.getLogger("lm_eval")
     level = root.level
     root.setLevel(max(root.getEffectiveLevel(), logging.WARNING))
@@ -243,12 +342,17 @@ def _lm_eval_warnings_only() -> Iterator[None]:
     expected = _DropExpected()
     for logger in noisy:
         logger.addFilter(expected)
+    bar = getattr(task_module, "tqdm", None)
+    if bar is not None:
+        task_module.tqdm = functools.partial(bar, disable=True)
     try:
         yield
     finally:
         root.setLevel(level)
         for logger in noisy:
             logger.removeFilter(expected)
+        if bar is not None:
+            task_module.tqdm = bar
 
 
 @contextmanager

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from ftcore.cli import EXIT_OK, EXIT_PROBLEMS, ToolGroup, progress_bars
 from fteval import __version__
+from fteval.compare import DEFAULT_MAX_DROP, DEFAULT_MAX_REL_INCREASE
 
 
 @click.group(cls=ToolGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -50,12 +51,21 @@ def _print_results(console: Console, results) -> None:
     table = Table("metric", *contestants, box=None)
     for metric in metrics:
         table.add_row(metric, *(f"{contestants[name].scores[metric]:.3f}" for name in contestants))
-    table.add_row("tokens/s", *(f"{c.generation['tokens_per_second']:.0f}" for c in contestants.values()))
+    table.add_row("tokens/s", *(_speed(c.generation) for c in contestants.values()))
     console.print(f"{results.data.n} test examples of {results.data.dataset}")
     console.print(table)
+    for name, contestant in contestants.items():
+        if contestant.generation.get("reused_from"):
+            source = escape(contestant.generation["reused_from"])
+            console.print(f"{name}: answers reused from {source} (the same prompts, settings and versions)")
     for warning in results.warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}")
     console.print(f"[bold]Verdict.[/] {escape(results.verdict)}")
+
+
+def _speed(generation: dict) -> str:
+    """Generation speed, or that none was measured: reused answers took no time."""
+    return "reused" if generation.get("reused_from") else f"{generation['tokens_per_second']:.0f}"
 
 
 @main.command()
@@ -71,37 +81,55 @@ def report(folder: Path) -> None:
 @main.command()
 @click.argument("old", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--max-drop", default=0.02, show_default=True, help="Allowed worsening of any metric.")
-@click.option("--threshold", "thresholds", multiple=True, metavar="METRIC=DROP", help="Allowed drop for one metric.")
-@click.option("--contestant", "contestants", multiple=True, default=("finetuned",), show_default=True)
+@click.option(
+    "--max-drop", default=DEFAULT_MAX_DROP, show_default=True, type=click.FloatRange(min=0),
+    help="Allowed drop of a score where higher is better (pass rates, ROUGE-L, accuracy), in its units.",
+)  # fmt: skip
+@click.option(
+    "--max-rel-increase", default=DEFAULT_MAX_REL_INCREASE, show_default=True, type=click.FloatRange(min=0),
+    help="Allowed rise of a score where lower is better (loss, perplexity), as a share of its old value.",
+)  # fmt: skip
+@click.option(
+    "--threshold", "thresholds", multiple=True, metavar="METRIC=LIMIT",
+    help="Limit for one metric or glob pattern: in its units (strict=0.05) or of its old value (loss=5%).",
+)  # fmt: skip
+@click.option(
+    "--contestant", "contestants", multiple=True, default=("finetuned",), show_default=True,
+    help="Contestant to gate (repeat it), or 'all' for every contestant of the old results.",
+)  # fmt: skip
+@click.option("--allow-missing", is_flag=True, help="Pass although metrics or contestants of OLD are not in NEW.")
+@click.option("--force", is_flag=True, help="Compare results scored on different test sets (refused otherwise).")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON on stdout.")
-def compare(old: Path, new: Path, max_drop: float, thresholds, contestants, as_json: bool) -> None:
-    """The regression table between two results.json files; exit 1 on a regression beyond the thresholds."""
+def compare(
+    old: Path, new: Path, max_drop: float, max_rel_increase: float, thresholds, contestants, allow_missing: bool,
+    force: bool, as_json: bool,
+) -> None:  # fmt: skip
+    """The regression table between two results.json files of one test set; exit 1 on a regression beyond the
+    limits or a metric of OLD missing from NEW, exit 2 when the test sets differ (unless --force)."""
     from fteval.compare import compare as compare_results
-    from fteval.compare import load_results
+    from fteval.compare import load_results, parse_threshold
 
-    limits = {}
-    for item in thresholds:
-        metric, sep, value = item.partition("=")
-        try:
-            limits[metric] = float(value)
-        except ValueError:
-            raise click.BadParameter(
-                f"{item!r}: expected METRIC=DROP, e.g. strict=0.01", param_hint="--threshold"
-            ) from None
-        if not sep:
-            raise click.BadParameter(f"{item!r}: expected METRIC=DROP", param_hint="--threshold")
-    changes = compare_results(load_results(old), load_results(new), max_drop, limits, tuple(contestants))
-    regressions = [c for c in changes if c.regressed]
+    limits = dict(parse_threshold(item) for item in thresholds)
+    comparison = compare_results(
+        load_results(old), load_results(new), max_drop=max_drop, max_rel_increase=max_rel_increase,
+        thresholds=limits, contestants=tuple(contestants), allow_missing=allow_missing, force=force,
+    )  # fmt: skip
     if as_json:
-        rows = [{**c.__dict__, "worsening": c.worsening, "regressed": c.regressed} for c in changes]
-        click.echo(json.dumps({"regressions": len(regressions), "changes": rows}, indent=2))
+        click.echo(json.dumps(comparison.to_dict(), indent=2))
     else:
-        for change in changes:
+        for change in comparison.changes:
             mark = "REGRESSION" if change.regressed else "ok"
             click.echo(f"{mark:>10}  {change.describe()}")
-        click.echo(f"{len(regressions)} regression(s) in {len(changes)} metric(s)", err=True)
-    sys.exit(EXIT_PROBLEMS if regressions else EXIT_OK)
+        for item in comparison.missing:
+            click.echo(f"{'MISSING':>10}  {item.describe()}")
+        for item in comparison.added:
+            click.echo(f"{'new':>10}  {item.describe()}, not compared")
+        for difference in comparison.test_set:
+            click.echo(f"warning: different test sets (--force): {difference}", err=True)
+        for note in comparison.notes:
+            click.echo(f"note: {note}", err=True)
+        click.echo(comparison.summary(), err=True)
+    sys.exit(EXIT_OK if comparison.passed else EXIT_PROBLEMS)
 
 
 if __name__ == "__main__":  # `python -m fteval.cli`

@@ -50,6 +50,7 @@ class DataSource:
     manifest_fingerprint: str = ""
     split: str = "test"
     n: int = 0
+    prompt_ids: list[str] = field(default_factory=list)  # the examples scored, in order (`fteval compare` checks them)
 
 
 @dataclass

@@ -31,6 +31,7 @@ from ftcore.atomic import atomic_write
 from ftcore.config import write_config
 from ftcore.errors import FtdataError
 from ftcore.models import BaseModel, load_base, load_tokenizer
+from ftcore.quiet import peft_wrapping
 from ftcore.run_folder import RESOLVED_CONFIG, RunFolder
 from ftcore.style import StyleSpec
 from ftcore.versions import package_versions
@@ -39,6 +40,7 @@ from fteval.config import EvalConfig
 from fteval.generate import make_generator
 from fteval.paired import compare_contestants
 from fteval.results import Contestant, DataSource, Metric, Results
+from fteval.reuse import earlier_answers
 from fteval.verdict import verdict
 
 HELDOUT_MAX_TOKENS = 4096  # a test conversation longer than this is scored on its first 4,096 tokens
@@ -84,7 +86,7 @@ class Session:
     test: EvalSet
     tokenizer: Any
     output: Path
-    progress: Callable[[str, int, int], None] | None = None
+    progress: Callable[[str, int, int | None], None] | None = None
 
 
 @dataclass
@@ -96,12 +98,17 @@ class Scored:
     capability: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
 
-def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | None = None) -> Results:
-    """Generate and score every contestant; writes the output folder and returns what results.json holds."""
+def run_eval(config: EvalConfig, progress: Callable[[str, int, int | None], None] | None = None) -> Results:
+    """Generate and score every contestant; writes the output folder and returns what results.json holds.
+
+    `progress(stage, n, total)` hears of each phase in turn, one stage name each, brought to its total before the
+    next begins: loading the base model, then per contestant its generation ("generating: base", or "answers
+    reused: previous"), held-out loss and capability suite (its total None until lm-eval has built its requests).
+    """
     test = load_test_set(config)
     config, warnings = check_runs(config, test.manifest)
     check_generator(config)
-    tokenizer, base = load_tokenizer(config.base_model), load_base(config.base_model)
+    tokenizer, base = load_tokenizer(config.base_model), _loaded_base(config, progress)
     output = Path(config.output_dir)
     (output / "answers").mkdir(parents=True, exist_ok=True)
     scored = score_contestants(Session(config, test, tokenizer, output, progress), base)
@@ -119,6 +126,17 @@ def load_test_set(config: EvalConfig) -> EvalSet:
     manifest.verify(data, "test")
     examples = load_split(data, "test")[: config.limit]
     return EvalSet(data, manifest, examples, StyleSpec.load(config.style))
+
+
+def _loaded_base(config: EvalConfig, progress: Callable[[str, int, int | None], None] | None) -> Any:
+    """The base model, loading shown as a phase of its own: a large one takes minutes."""
+    stage = "loading the base model"
+    if progress:
+        progress(stage, 0, 1)
+    base = load_base(config.base_model)
+    if progress:
+        progress(stage, 1, 1)
+    return base
 
 
 def check_generator(config: EvalConfig) -> None:
@@ -150,26 +168,37 @@ def score_contestant(session: Session, name: str, model: Any, adapter: str | Non
     config, examples, progress = session.config, session.test.examples, session.progress
     system = config.system_prompt if name == "base+prompt" else None
     conversations = contestant_prompts(examples, system)
-    tick = (lambda n: progress(f"generating: {name}", n, len(examples))) if progress else None
-    generator = make_generator(config, model, session.tokenizer, adapter, progress=tick)
-    answers = generator.generate(conversations, config.max_new_tokens)
+    earlier = None
+    if name == "previous" and adapter:  # its own evaluation may have asked these prompts the same way
+        earlier = earlier_answers(adapter, config, session.test.manifest.fingerprint, examples, conversations)
+    if earlier:
+        answers, stats = earlier.answers, earlier.stats
+        if progress:
+            progress(f"answers reused: {name}", len(answers), len(answers))
+    else:
+        tick = (lambda n: progress(f"generating: {name}", n, len(examples))) if progress else None
+        generator = make_generator(config, model, session.tokenizer, adapter, progress=tick)
+        answers = generator.generate(conversations, config.max_new_tokens)
+        stats = generator.stats
     references = [e.completion for e in examples]
     scores, scored.per_example[name] = score_answers(answers, references, session.test.spec, config.answer_pattern)
-    scores |= heldout_loss(model, session.tokenizer, examples, system, config.batch_size)
+    loss_tick = (lambda n: progress(f"held-out loss: {name}", n, len(examples))) if progress else None
+    scores |= heldout_loss(model, session.tokenizer, examples, system, config.batch_size, progress=loss_tick)
     if config.capability_tasks and name in CAPABILITY_CONTESTANTS:
-        if progress:
-            progress(f"lm-eval capability suite: {name}", 0, 1)
+        suite_tick = (lambda n, total: progress(f"lm-eval capability suite: {name}", n, total)) if progress else None
         scored.capability[name] = run_capability_suite(
             config.capability_tasks,
             model=model,
             tokenizer=session.tokenizer,
             batch_size=config.batch_size,
             limit=config.capability_limit,
+            progress=suite_tick,
         )
         scores |= _capability_scores(scored.capability[name])
     path = session.output / "answers" / f"{name}.jsonl"
     _write_answers(path, examples, conversations, answers, session.test.spec)
-    return Contestant(adapter=adapter, n=len(answers), scores=scores, generation=_generation(config, generator.stats))
+    generation = _generation(config, stats) | ({"reused_from": str(earlier.source)} if earlier else {})
+    return Contestant(adapter=adapter, n=len(answers), scores=scores, generation=generation)
 
 
 def _generation(config: EvalConfig, stats: Any) -> dict[str, Any]:
@@ -198,7 +227,14 @@ def assemble_results(config: EvalConfig, test: EvalSet, scored: Scored, warnings
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         metrics=metrics,
         style_checks=[{"id": c.id, "check": c.name, "higher_is_better": True} for c in test.spec.checks],
-        data=DataSource(str(test.folder), manifest.dataset, manifest.fingerprint, "test", len(test.examples)),
+        data=DataSource(
+            str(test.folder),
+            manifest.dataset,
+            manifest.fingerprint,
+            "test",
+            len(test.examples),
+            prompt_ids=[example.id for example in test.examples],
+        ),
         base_model=config.base_model.label(),
         settings={
             "max_new_tokens": config.max_new_tokens,
@@ -331,9 +367,15 @@ def training_record(run_folder: str | None) -> dict[str, Any] | None:
 
 
 def heldout_loss(
-    model: Any, tokenizer: Any, examples: Sequence[Example], system_prompt: str | None, batch_size: int = 16
+    model: Any,
+    tokenizer: Any,
+    examples: Sequence[Example],
+    system_prompt: str | None,
+    batch_size: int = 16,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, float]:
-    """Mean cross-entropy of the reference answers (assistant tokens only), as the contestant is prompted.
+    """Mean cross-entropy of the reference answers (assistant tokens only), as the contestant is prompted;
+    `progress(n)` hears of each batch of n examples scored.
 
     Batched with right padding (padding sits after every real token, and its labels are ignored); examples
     are sorted by length first so a batch holds little padding.
@@ -367,6 +409,8 @@ def heldout_loss(
         if mask.any():
             total += float(torch.nn.functional.cross_entropy(logits[mask], targets[mask], reduction="sum"))
             count += int(mask.sum())
+        if progress is not None:
+            progress(len(batch))
     loss = total / count if count else float("nan")
     return {"loss": loss, "perplexity": math.exp(loss) if count and loss < 50 else float("inf")}
 
@@ -403,7 +447,8 @@ def _contestant_model(base: Any, name: str, config: EvalConfig) -> tuple[Any, st
     from peft import PeftModel
 
     folder = config.run if name == "finetuned" else config.previous_run
-    model = PeftModel.from_pretrained(base, folder)
+    with peft_wrapping():
+        model = PeftModel.from_pretrained(base, folder)
     if base.dtype == torch.float32:
         # Unmerged LoRA layers made CPU generation ~7x slower here (SmolLM2-135M, r=16 on all linear layers).
         # Merged in float32, unmerging restores the base weights to rounding error; in bf16 it would not.

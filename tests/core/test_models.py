@@ -118,3 +118,39 @@ def test_a_gguf_file_inside_a_folder():
     tokenizer = load_tokenizer(source)
     assert tokenizer.chat_template and len(tokenizer) > 40_000
     assert load_model_config(source).num_hidden_layers == 30
+
+
+def test_a_models_licence_is_what_its_own_files_state(tmp_path):
+    from ftcore.models import model_license
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    assert model_license(BaseModel(path=str(folder))) is None  # nothing states one
+    (folder / "README.md").write_text("---\nlicense: apache-2.0\nlanguage: [en]\n---\n# A model\n")
+    assert model_license(str(folder)) == "apache-2.0"
+    (folder / "README.md").write_text("---\nlicense: other\nlicense_name: acme-community\n---\n")
+    assert model_license(str(folder)) == "other (acme-community)"
+    (folder / "README.md").write_text("# A card without front matter\n\nlicense: mit\n")
+    assert model_license(str(folder)) is None
+    # A GGUF file carries its own: general.license.
+    import gguf
+
+    writer = gguf.GGUFWriter(str(folder / "m.gguf"), arch="llama")
+    writer.add_license("mit")
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    assert model_license(BaseModel(path=str(folder), gguf_file="m.gguf")) == "mit"  # the card states none
+    (folder / "README.md").write_text("---\nlicense: apache-2.0\n---\n")
+    assert model_license(BaseModel(path=str(folder), gguf_file="m.gguf")) == "apache-2.0"  # the card first
+    (folder / "README.md").unlink()
+    assert model_license(BaseModel(path=str(folder), gguf_file="m.gguf")) == "mit"
+    # A hub id: its card in the local cache, never the network.
+    snapshot = tmp_path / "hub" / "models--org--name" / "snapshots" / "0123abcd"
+    snapshot.mkdir(parents=True)
+    (snapshot / "README.md").write_text("---\nlicense: llama3.1\n---\n")
+    (tmp_path / "hub" / "models--org--name" / "refs").mkdir()
+    (tmp_path / "hub" / "models--org--name" / "refs" / "main").write_text("0123abcd")
+    assert model_license("org/name", hub_cache=tmp_path / "hub") == "llama3.1"
+    assert model_license("org/other", hub_cache=tmp_path / "hub") is None

@@ -298,3 +298,22 @@ def test_accuracy_is_the_share_of_items_whose_right_choice_is_most_likely(tmp_pa
     assert scores["ftkit_four_items"]["acc_stderr"] == pytest.approx(math.sqrt(0.75 * 0.25 / 3))
     loaded = run_capability_suite(["ftkit_four_items"], model=model, tokenizer=tokenizer)
     assert loaded["ftkit_four_items"]["acc"] == 3 / 4 and loaded["ftkit_four_items"]["acc_norm"] == right_normalised / 4
+
+
+def test_progress_counts_every_request_and_lm_eval_draws_no_bars(tiny_model_dir, capfd):
+    """One report per scored request: a multiple-choice item is one loglikelihood request per choice, an arithmetic
+    item one; the phase starts with an unknown total and ends with the count equal to it. lm-eval's own tqdm bars
+    (building requests, scoring them) stay off."""
+    model, tokenizer = _loaded(tiny_model_dir)
+    capfd.readouterr()
+    calls = []
+    run_capability_suite(
+        [SUITE], model=model, tokenizer=tokenizer, limit=4, progress=lambda n, total: calls.append((n, total))
+    )
+    configs = _task_configs()
+    expected = sum(len(row["choices"]) if "doc_to_choice" in config else 1
+                   for config in configs.values() for row in _rows(config)[:4])  # fmt: skip
+    assert expected == 4 * 1 + 4 * 4 + 4 * 4  # arithmetic; GSM8K and common sense: four choices each
+    assert calls[0] == (0, None) and calls[-1][1] == expected
+    assert sum(n for n, _ in calls) == expected and sum(n == 1 for n, _ in calls) == expected
+    assert "it/s" not in capfd.readouterr().err

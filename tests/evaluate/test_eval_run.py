@@ -145,7 +145,8 @@ def eval_config(tmp_path, tiny_model_dir, export_dir, finetuned_run):
 
 def test_three_contestants_scored_and_recorded(eval_config, export_dir, finetuned_run):
     config = load_eval_config(eval_config())
-    results = run_eval(config)
+    events = []
+    results = run_eval(config, progress=lambda *event: events.append(event))
     assert list(results["contestants"]) == ["base", "base+prompt", "finetuned"]
     out = Path(config.output_dir)
     assert {p.name for p in (out / "answers").iterdir()} == {"base.jsonl", "base+prompt.jsonl", "finetuned.jsonl"}
@@ -182,6 +183,13 @@ def test_three_contestants_scored_and_recorded(eval_config, export_dir, finetune
     assert "capability/ftkit_gsm8k_mc/acc" in results["contestants"]["finetuned"]["scores"]
     assert "capability/ftkit_gsm8k_mc/acc" not in results["contestants"]["base+prompt"]["scores"]
     assert results["metrics"]["capability/ftkit_gsm8k_mc/acc"]["higher_is_better"]
+    # One progress phase at a time, each brought to its total before the next begins.
+    requests = 8 * 1 + 8 * 4 + 8 * 4  # capability_limit 8: arithmetic one request an item, the others four choices
+    assert_phases(events, [("loading the base model", 1)] + [
+        phase for name in ("base", "base+prompt", "finetuned")
+        for phase in [(f"generating: {name}", n), (f"held-out loss: {name}", n)]
+        + ([(f"lm-eval capability suite: {name}", requests)] if name != "base+prompt" else [])
+    ])  # fmt: skip
     assert "General-capability change (lm-eval, finetuned vs base): ftkit_arithmetic acc" in results["verdict"]
     # Closing the loop: the fine-tune's failing answers, as examples ftdata imports for review.
     from ftcore import read_examples
@@ -198,6 +206,19 @@ def test_three_contestants_scored_and_recorded(eval_config, export_dir, finetune
     assert imported.added == len({e.id for e in queue}) and not imported.rejected
     prompted = json.loads((out / "answers" / "base+prompt.jsonl").read_text().splitlines()[0])["prompt"]
     assert prompted[0] == {"role": "system", "content": SYSTEM}
+
+
+def assert_phases(events: list[tuple], expected: list[tuple[str, int]]) -> None:
+    """`progress(stage, n, total)` events: stages one after another (never interleaved), each ending with its
+    count equal to its last total, which is `expected`."""
+    stages = [stage for stage, *_ in events]
+    order = list(dict.fromkeys(stages))
+    assert [stage for stage, _ in expected] == order
+    for stage, size in expected:
+        mine = [event for event in events if event[0] == stage]
+        first, last = stages.index(stage), len(stages) - 1 - stages[::-1].index(stage)
+        assert last - first + 1 == len(mine), f"{stage}: interleaved with another phase"
+        assert sum(event[1] for event in mine) == mine[-1][2] == size, (stage, mine)
 
 
 def test_the_prompted_baseline_replaces_the_system_turn(export_dir):
@@ -218,6 +239,20 @@ def test_cli_run_then_compare_gates_on_a_planted_regression(eval_config, tmp_pat
     results_path = tmp_path / "eval" / "results.json"
     results = json.loads(results_path.read_text())
     assert "finetuned" in result.output and "strict" in result.output
+    # The display's last state: every phase on its own line and finished (its count at its total, no spinner).
+    lines = {line.split("━")[0].strip(): line for line in result.stderr.splitlines() if "━" in line}
+    requests = 8 * 1 + 8 * 4 + 8 * 4  # the capability suite's loglikelihood requests at capability_limit 8
+    assert lines.keys() == {"loading the base model"} | {f"{phase}: {name}" for name in ("base", "base+prompt",
+        "finetuned") for phase in ("generating", "held-out loss")} | {f"lm-eval capability suite: {name}" for name
+        in ("base", "finetuned")}  # fmt: skip
+    for phase, line in lines.items():
+        size = 1 if phase.startswith("loading") else requests if phase.startswith("lm-eval") else 4
+        assert f" {size}/{size} " in line, line
+    assert not re.search("[\u2800-\u28ff]", result.stderr)  # rich's spinner: drawn only while a phase runs
+    from ftcore import load_split
+
+    # The prompts scored, by id, so that compare can tell another test set (another limit) from this one.
+    assert results["data"]["prompt_ids"] == [e.id for e in load_split(results["data"]["folder"], "test")[:4]]
     assert {"report.md", "report.html", "results.json"} <= {p.name for p in (tmp_path / "eval").iterdir()}
     worse = json.loads(json.dumps(results))
     worse["contestants"]["finetuned"]["scores"]["loss"] += 0.5  # a planted regression
@@ -276,6 +311,29 @@ def test_fttrain_evaluates_the_run_when_its_config_names_an_eval(eval_config, ti
     results = json.loads(Path(evaluation["results"]).read_text())
     assert list(results["contestants"]) == ["base", "base+prompt", "finetuned"]
     assert results["contestants"]["finetuned"]["adapter"] == str(tmp_path / "run")
+    assert f"## Evaluation\n\n{evaluation['verdict']}\n" in (tmp_path / "run" / "README.md").read_text()  # the card
+
+    # Scored later as `previous`, on the same prompts with the same settings, the run's answers are read back from
+    # its own evaluation, and the output says so (an answer planted there shows they were read, not generated).
+    earlier = tmp_path / "run" / "eval" / "answers" / "finetuned.jsonl"
+    rows = [json.loads(line) for line in earlier.read_text().splitlines()]
+    rows[0]["answer"] = "PLANTED"
+    earlier.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    again = tmp_path / "again"
+    settings = {"limit": 4, "previous_run": str(tmp_path / "run"), "capability_tasks": [], "output_dir": str(again)}
+    result = CliRunner().invoke(main, ["run", str(eval_config(**settings))])
+    assert result.exit_code == 0, result.output
+    previous = json.loads((again / "results.json").read_text())["contestants"]["previous"]
+    assert previous["generation"]["reused_from"] == str(earlier) and previous["generation"]["new_tokens"] == 0
+    answers = [json.loads(line)["answer"] for line in (again / "answers" / "previous.jsonl").read_text().splitlines()]
+    assert answers == ["PLANTED"] + [row["answer"] for row in rows[1:]]
+    assert f"previous: answers reused from {earlier}" in " ".join(result.stderr.split())
+    assert re.search(r"tokens/s +\d+ +\d+ +\d+ +reused", result.stderr)
+    assert re.search(r"answers reused: previous +━+ 4/4", result.stderr)
+    # Another setting that shapes the answers: generated again.
+    CliRunner().invoke(main, ["run", str(eval_config(**settings, max_new_tokens=40))])
+    regenerated = json.loads((again / "results.json").read_text())["contestants"]["previous"]["generation"]
+    assert "reused_from" not in regenerated and regenerated["new_tokens"] > 0
 
 
 def test_the_base_weights_come_back_whole_after_the_fine_tune(eval_config, finetuned_run):

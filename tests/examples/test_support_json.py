@@ -1,6 +1,7 @@
 """The second example, a team's own JSON support project (examples/support-json): its data rebuilds byte for byte,
-the linter finds exactly what was planted, the README's first steps run as written on it, and its curation loop
-runs cut down against the tests' own Argilla (import, check, push, reviews, status, pull, export)."""
+the linter finds exactly what was planted, the README's first steps run as written on it, and its loop runs cut
+down against the tests' own Argilla (import, check, push, reviews, status, pull, export) and on the tiny model
+(a few training steps, an evaluation of a handful of prompts, the regression gate on a planted regression)."""
 
 import importlib.util
 import json
@@ -14,6 +15,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from ftdata.cli import main
@@ -27,6 +29,17 @@ EXAMPLE = REPO / "examples" / "support-json"
 BIN = Path(sys.executable).parent
 MAP = "user=customer_message,assistant=agent_reply"
 README_MARKER = "<!-- first steps: run as written by tests/examples/test_support_json.py -->"
+STYLE_CHECKS = ("json", "ticket-fields", "category", "priority", "reply-length")  # style.yaml's check ids
+BROKEN_BY = {  # planted.json's off_format_how -> the checks each such answer fails
+    "plain text, no JSON": set(STYLE_CHECKS),
+    "wrapped in a ``` fence": set(STYLE_CHECKS),
+    "text after the JSON": set(STYLE_CHECKS),
+    "a Python dict, not JSON": set(STYLE_CHECKS),
+    "a category outside the list": {"category"},
+    "priority in capitals": {"priority"},
+    "priority missing": {"ticket-fields", "priority"},
+    "an empty reply": {"ticket-fields"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +83,12 @@ def assert_planted_found(report: dict, planted: dict) -> None:
     for kind in ("exact_duplicate", "near_duplicate", "pii", "secret"):
         assert flagged[kind] == set(planted[kind]), kind
     assert flagged["style"] == set(planted["off_format"])
+    # Each planted fault breaks the checks that read it, and only those: the field checks fail (never pass) on an
+    # answer that is not JSON.
+    for issue in report["issues"]["style"]:
+        [example] = issue["ids"]
+        failed = {c for c in STYLE_CHECKS if re.search(rf"(?:style: |; ){re.escape(c)}: ", issue["message"])}
+        assert failed == BROKEN_BY[planted["off_format_how"][example]], issue["message"]
     assert not set(planted["look_alikes"]) & (flagged["pii"] | flagged["secret"])  # build numbers, dates, refs
     places = [location for issue in report["issues"]["schema"] for location in issue["locations"]]
     assert sorted(re.search(r"ticket_id (T-\d+)", place)[1] for place in places) == planted["schema"]
@@ -91,6 +110,50 @@ def readme_first_steps() -> list[str]:
 
 @pytest.mark.argilla
 @pytest.mark.slow
+def train_evaluate_and_gate(tmp_path: Path, export: Path, project: Path, base_model: Path) -> None:
+    """A few training steps on the tiny model, scored on a handful of test prompts by the `evaluate:` hook; then a
+    second run with a planted regression (a learning rate 100,000 times too small: it learns nothing) fails the
+    gate, and an unchanged rerun of the first evaluation passes it."""
+    from fteval.cli import main as fteval
+    from fttrain.cli import main as fttrain
+
+    eval_config = {
+        "data": str(export), "style": str(project / "style.yaml"), "limit": 6, "max_new_tokens": 24,
+        "batch_size": 6, "capability_tasks": [],
+        "system_prompt": 'Answer as one JSON object {"category", "priority", "reply"}, nothing else.',
+    }  # fmt: skip
+    (tmp_path / "eval.yaml").write_text(yaml.safe_dump(eval_config))
+    train_config = {
+        "base_model": str(base_model), "data": str(export), "output_dir": "v1", "method": "lora",
+        "max_seq_len": 256, "epochs": 1, "train_limit": 48, "batch_size": 8, "gradient_accumulation": 1,
+        "learning_rate": 1e-2, "lora": {"r": 8, "alpha": 16, "dropout": 0.0,
+        "modules_to_save": ["embed_tokens", "lm_head"]}, "evaluate": "eval.yaml",
+    }  # fmt: skip
+    (tmp_path / "train.yaml").write_text(yaml.safe_dump(train_config))
+    runner = CliRunner()
+    trained = runner.invoke(fttrain, ["run", str(tmp_path / "train.yaml")])
+    assert trained.exit_code == 0, trained.output
+    v1 = tmp_path / "v1" / "eval" / "results.json"
+    results = json.loads(v1.read_text())
+    assert results["data"]["n"] == 6 and list(results["contestants"]) == ["base", "base+prompt", "finetuned"]
+    assert {f"pass_rate/{check}" for check in STYLE_CHECKS} <= set(results["contestants"]["finetuned"]["scores"])
+    card = (tmp_path / "v1" / "README.md").read_text()
+    assert "- Licence: apache-2.0\n" in card and results["verdict"] in card  # the data's licence, the verdict
+
+    planted = ["--set", f"output_dir={tmp_path / 'v2'}", "--set", "learning_rate=1e-7"]
+    assert runner.invoke(fttrain, ["run", str(tmp_path / "train.yaml"), *planted]).exit_code == 0
+    v2 = tmp_path / "v2" / "eval" / "results.json"
+    gated = runner.invoke(fteval, ["compare", str(v1), str(v2)])
+    assert gated.exit_code == 1, gated.output
+    assert re.search(r"REGRESSION  finetuned loss: [\d.]+ -> [\d.]+ \(lower is better, \+\d", gated.stdout)
+
+    rerun = ["--set", f"run={tmp_path / 'v1'}", "--set", f"output_dir={tmp_path / 'rerun'}"]
+    assert runner.invoke(fteval, ["run", str(tmp_path / "eval.yaml"), *rerun]).exit_code == 0
+    unchanged = runner.invoke(fteval, ["compare", str(v1), str(tmp_path / "rerun" / "results.json")])
+    assert unchanged.exit_code == 0, unchanged.output
+    assert "REGRESSION" not in unchanged.stdout and "passed: 0 regression(s)" in unchanged.stderr
+
+
 def test_the_readme_first_steps_work_as_written(tmp_path, argilla_connection):
     """The README's first steps, line by line, from a folder beside the repository's examples, as a new user would
     type them on this project (import exits 1: rows were rejected; check exits 1: problems were found)."""
@@ -131,10 +194,11 @@ def test_the_readme_first_steps_work_as_written(tmp_path, argilla_connection):
 
 @pytest.mark.argilla
 @pytest.mark.slow
-def test_the_curation_loop_cut_down(tmp_path, argilla_connection, planted):
-    """import -> check -> push -> two annotators' reviews -> status -> pull -> export, on the team's own CSV: the
-    lint finds what was planted, and no cluster of near-duplicates (by prompt or by answer: the canned replies)
-    straddles two splits of the export."""
+def test_the_loop_cut_down(tmp_path, argilla_connection, planted, tiny_model_dir):
+    """import -> check -> push -> two annotators' reviews -> status -> pull -> export -> train -> evaluate ->
+    compare, on the team's own CSV: the lint finds what was planted, no cluster of near-duplicates (by prompt or by
+    answer: the canned replies) straddles two splits of the export, and the regression gate fails on a planted
+    regression and passes on an unchanged rerun."""
     workspace = f"support-{uuid.uuid4().hex[:8]}"
     project = copy_example(tmp_path, workspace)
     env = {"ARGILLA_API_URL": argilla_connection.api_url, "ARGILLA_API_KEY": argilla_connection.api_key}
@@ -177,6 +241,7 @@ def test_the_curation_loop_cut_down(tmp_path, argilla_connection, planted):
         assert canned and all(len({where[i] for i in cluster}) == 1 for cluster in canned)
         checked = json.loads(runner.invoke(main, ["check", *args, "--json"]).stdout)
         assert "split_leakage" not in checked["skipped"] and checked["counts"]["split_leakage"] == 0
+        train_evaluate_and_gate(tmp_path, out, project, tiny_model_dir)
     finally:
         client = argilla_connection.client()
         dataset = find_dataset(Project.open(project), client)

@@ -36,11 +36,31 @@ def test_lora_learns_and_the_run_folder_explains_itself(train_config, export_dir
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     training = [m for m in metrics if "loss" in m]
     assert len(training) == 32 and all(m["tokens_per_second"] > 0 and m["peak_memory_mb"] > 0 for m in training)
-    assert any("eval_loss" in m for m in metrics)  # validation each epoch
+    validation = [m for m in metrics if "eval_loss" in m]
+    assert [m["step"] for m in validation] == [8, 16, 24, 32]  # each epoch once: none again after training
+    assert summary["eval_loss"] == validation[-1]["eval_loss"]
     assert (out / "loss.png").read_bytes()[:4] == b"\x89PNG"
     environment = json.loads((out / "environment.json").read_text())
     assert environment["versions"]["peft"] and environment["seed"] == 13
     assert json.loads((out / "data_manifest.json").read_text())["fingerprint"] == summary["data_manifest"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "steps"),
+    [({"epochs": 2}, [8, 16]), ({"epochs": 1, "eval_each_epoch": False}, [8]),
+     ({"epochs": 2, "early_stopping_patience": 3}, [8, 16])],
+)  # fmt: skip
+def test_the_saved_model_is_validated_once_per_step(train_config, settings, steps):
+    """One validation line per evaluated step in metrics.jsonl: the last epoch's evaluation is the final one (no
+    second pass over the validation split at the last step), and summary.json's eval_loss is the saved model's: the
+    last one, or with early stopping (the best model loaded at the end) the lowest."""
+    config = load_train_config(train_config(**settings))
+    summary = run(config)
+    metrics = [json.loads(line) for line in (Path(config.output_dir) / "metrics.jsonl").read_text().splitlines()]
+    validation = [m for m in metrics if "eval_loss" in m]
+    assert [m["step"] for m in validation] == steps
+    losses = [m["eval_loss"] for m in validation]
+    assert summary["eval_loss"] == (min(losses) if config.early_stopping_patience else losses[-1])
 
 
 def test_qlora_runs_the_real_4bit_path_on_cpu(train_config):

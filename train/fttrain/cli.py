@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -48,13 +49,15 @@ def run(config_path: Path, overrides: tuple[str, ...], resume: bool, dry_run: bo
         else:
             console.print(found.text(), markup=False)
         return
+    from fttrain.card import write_model_card
     from fttrain.run import run as train
 
     with progress_bars(console, disable=as_json) as bars:
         summary = train(config, resume=resume, progress=bars.staged)
-    if config.evaluate:
-        summary.evaluation = evaluate_run(config.evaluate, Path(config.output_dir), console)
-        RunFolder(Path(config.output_dir)).write_summary(summary)
+        if config.evaluate:  # its phases in the same display, after training's
+            summary.evaluation = evaluate_run(config.evaluate, Path(config.output_dir), console, bars.staged)
+            RunFolder(Path(config.output_dir)).write_summary(summary)
+            write_model_card(config.output_dir)  # the card gains the verdict
     if as_json:
         click.echo(json.dumps({**summary.to_dict(), "run_folder": str(config.output_dir)}, indent=2))
         return
@@ -77,8 +80,11 @@ def _print_summary(console: Console, summary, folder: str) -> None:
     console.print(f"run folder: {folder}")
 
 
-def evaluate_run(eval_config_path: str, run_folder: Path, console: Console | None = None) -> dict:
-    """The `evaluate:` hook: `fteval run` on the adapter just trained, its results and report in run_folder/eval.
+def evaluate_run(
+    eval_config_path: str, run_folder: Path, console: Console | None = None, progress: Callable | None = None
+) -> dict:
+    """The `evaluate:` hook: `fteval run` on the adapter just trained, its results and report in run_folder/eval;
+    `progress(stage, n, total)` hears of its phases as `fteval run` reports them.
 
     The only place fttrain imports fteval (tests/test_layout.py pins it): the trainer's library never does.
     """
@@ -88,7 +94,7 @@ def evaluate_run(eval_config_path: str, run_folder: Path, console: Console | Non
 
     output = run_folder / "eval"
     config = load_eval_config(eval_config_path, [f"run={run_folder}", f"output_dir={output}"])
-    results = run_eval(config)
+    results = run_eval(config, progress=progress)
     _, page = write_report(output)
     for warning in results.warnings:
         (console or Console(stderr=True)).print(f"[yellow]warning:[/] {escape(warning)}")

@@ -23,6 +23,7 @@ from ftcore import ExportManifest, load_split
 from ftcore.atomic import atomic_write
 from ftcore.errors import FtdataError
 from ftcore.models import load_base
+from ftcore.quiet import peft_wrapping
 from ftcore.run_folder import ADAPTER_FILES, RESOLVED_CONFIG, NotARunFolderError
 from fttrain.config import TrainConfig
 from fttrain.run_folder import RunFolder
@@ -238,7 +239,8 @@ def _merge_into(staging: Path, run_dir: Path, config: TrainConfig, tokenizer, in
     """Load base + adapter, keep its logits (and how far they are from the base's), merge, save to `staging`."""
     from peft import PeftModel
 
-    model = PeftModel.from_pretrained(_load_base(config, dtype), str(run_dir)).eval()
+    with peft_wrapping():
+        model = PeftModel.from_pretrained(_load_base(config, dtype), str(run_dir)).eval()
     adapter_logits = [_logits(model, ids) for ids in inputs]
     with model.disable_adapter():
         shift = _max_abs_diff([_logits(model, ids) for ids in inputs], adapter_logits)

@@ -6,7 +6,8 @@ Usage:
 
 The run folder (see README, "Run folder"): the adapter and tokenizer, `fttrain.resolved.yaml`,
 `data_manifest.json` (the export it consumed, hash-checked at start), `environment.json` (library
-versions, hardware, seed), `metrics.jsonl`, `loss.png`, `summary.json`, and `checkpoints/` for --resume.
+versions, hardware, seed), `metrics.jsonl`, `loss.png`, `summary.json`, `README.md` (a model card:
+fttrain.card), and `checkpoints/` for --resume.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ftcore.chat import IGNORE_INDEX
 from ftcore.config import ConfigError
 from ftcore.errors import FtdataError
 from ftcore.models import load_base, load_tokenizer, torch_dtype
+from ftcore.quiet import peft_wrapping
 from ftcore.run_folder import (
     CHECKPOINTS,
     DATA_MANIFEST,
@@ -39,6 +41,7 @@ from ftcore.run_folder import (
 )
 from ftcore.versions import package_versions
 from fttrain.callbacks import peak_memory_mb
+from fttrain.card import write_model_card
 from fttrain.config import TrainConfig
 from fttrain.data import TokenizedSplit, explain_example, tokenize_examples
 from fttrain.run_folder import RunFolder
@@ -180,7 +183,7 @@ def run(config: TrainConfig, resume: bool = False, progress: Callable[..., None]
     result = trainer.train(resume_from_checkpoint=str(last_complete_checkpoint(output)) if resume else None)
     seconds = time.perf_counter() - started
     trainer.save_model(str(output))  # the adapter (or full weights) and the tokenizer
-    evaluation = trainer.evaluate() if prepared.validation else {}
+    evaluation = final_validation(trainer) if prepared.validation else {}
     history = trainer.state.log_history
     losses = [entry["loss"] for entry in history if "loss" in entry]
     summary = RunSummary(
@@ -201,7 +204,21 @@ def run(config: TrainConfig, resume: bool = False, progress: Callable[..., None]
     )
     folder.write_summary(summary)
     plot_losses(history, folder.file(LOSS_PLOT))
+    write_model_card(output)  # in place of the empty card peft saved with the adapter
     return summary
+
+
+def final_validation(trainer) -> dict[str, float]:
+    """The validation loss of the model as saved. Evaluating each epoch already scored it at the last step (and
+    with load_best_model_at_end the saved model is the best one scored): evaluating again would cost a full pass
+    and write a second validation line for the same step to metrics.jsonl."""
+    state = trainer.state
+    if trainer.args.load_best_model_at_end and state.best_metric is not None:
+        return {"eval_loss": state.best_metric}
+    last = next((entry for entry in reversed(state.log_history) if "eval_loss" in entry), None)
+    if last is not None and last["step"] == state.global_step:
+        return last
+    return trainer.evaluate()
 
 
 def load_model(config: TrainConfig):
@@ -228,7 +245,8 @@ def load_model(config: TrainConfig):
         target_modules=config.lora.target_modules,
         modules_to_save=config.lora.modules_to_save or None,
     )
-    return get_peft_model(model, lora)
+    with peft_wrapping():
+        return get_peft_model(model, lora)
 
 
 def _check_hardware(config: TrainConfig) -> None:
