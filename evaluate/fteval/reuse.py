@@ -24,7 +24,7 @@ from typing import Any
 from ftcore.errors import FtdataError
 from ftcore.jsonl import iter_json_lines
 from ftcore.versions import package_versions
-from fteval.generate import GenerationStats
+from ftcore.generate import GenerationStats
 from fteval.results import Results
 
 HOOK_FOLDER = "eval"  # where fttrain's `evaluate:` hook writes a run's evaluation
