@@ -64,7 +64,8 @@ def score_rows(results: Mapping[str, Any]) -> list[tuple[str, bool, dict[str, fl
     rows = []
     for metric in names:
         values = {c: contestants[c]["scores"].get(metric) for c in contestants}
-        if any(v is not None for v in values.values()):
+        not_applicable = any(metric in (contestants[c].get("not_applicable") or {}) for c in contestants)
+        if not_applicable or any(v is not None for v in values.values()):
             rows.append((metric, directions.get(metric, True), values))
     return rows
 
@@ -142,7 +143,7 @@ def _cost_plot(results: Mapping[str, Any]) -> bytes:
         low, high = wilson_interval(round(strict * n), n)
         per_1k = (contestant.get("cost") or {}).get("per_1k_answers")
         x = 0.0 if per_1k is None else per_1k
-        axis.errorbar([x], [strict], yerr=[[strict - low], [high - strict]], fmt="o", capsize=4,
+        axis.errorbar([x], [strict], yerr=[[max(0.0, strict - low)], [max(0.0, high - strict)]], fmt="o", capsize=4,
                       mfc="none" if per_1k is None else None)  # fmt: skip
         axis.annotate(name + (" (not priced)" if per_1k is None else ""), (x, strict), textcoords="offset points",
                       xytext=(6, 4), fontsize=8)  # fmt: skip
@@ -186,7 +187,7 @@ def _length_plot(answers: dict[str, list[dict[str, Any]]]) -> bytes:
     figure, axis = plt.subplots(figsize=(7, 4), dpi=110)
     lengths = {name: [len(a["answer"].split()) for a in rows] for name, rows in answers.items()}
     references = next((rows for rows in answers.values() if rows), [])
-    if references:
+    if references and all(a.get("reference") is not None for a in references):  # prompts without answers: none
         lengths["reference"] = [len(a["reference"].split()) for a in references]
     axis.boxplot(list(lengths.values()), tick_labels=list(lengths))
     axis.set_ylabel("words per answer")

@@ -24,10 +24,11 @@ Usage:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import platform
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +37,7 @@ from typing import Any
 from ftcore import Example
 from ftcore.atomic import atomic_write
 from ftcore.config import write_config
-from ftcore.endpoint import EndpointGenerator
+from ftcore.endpoint import EndpointError, EndpointGenerator
 from ftcore.errors import FtdataError
 from ftcore.fewshot import FewShot, choose_fewshot, fewshot_turns
 from ftcore.generate import Answer
@@ -130,7 +131,8 @@ def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | Non
     config, warnings = check_runs(config, test)
     check_generator(config)
     output = Path(config.output_dir)
-    endpoints = make_endpoints(config, output, progress)  # key variables and servers checked before any model loads
+    with _in_config(config):
+        endpoints = make_endpoints(config, output, progress)  # keys and servers checked before any model loads
     try:
         tokenizer = load_tokenizer(config.base_model)
         session = Session(config, test, tokenizer, output, progress, endpoints=endpoints)
@@ -138,13 +140,23 @@ def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | Non
         warnings += test.notes + ([fewshot_warning] if fewshot_warning else [])
         base = load_base(config.base_model)
         (output / "answers").mkdir(parents=True, exist_ok=True)
-        scored = score_contestants(session, base)
+        with _in_config(config):
+            scored = score_contestants(session, base)
     finally:
         for generator in endpoints.values():
             generator.close()
     results = assemble_results(config, test, scored, warnings, fewshot_record)
     write_results(results, config, output)
     return results
+
+
+@contextlib.contextmanager
+def _in_config(config: EvalConfig) -> Iterator[None]:
+    """An endpoint's one-line error, naming the config file before the setting (contestants.<name>.<key>)."""
+    try:
+        yield
+    except EndpointError as error:
+        raise EndpointError(f"{config.source}: {error}") from None
 
 
 def make_endpoints(
@@ -157,7 +169,7 @@ def make_endpoints(
     try:
         for name, contestant in config.contestants.items():
             endpoint = replace(contestant, max_tokens=contestant.max_tokens or config.max_new_tokens)
-            label = f"{config.source}: contestants.{name}"
+            label = f"contestants.{name}"
             generators[name] = EndpointGenerator(endpoint, output / ENDPOINT_CACHE, label=label)
         for generator in generators.values():
             generator.preflight()
@@ -307,7 +319,7 @@ def assemble_results(
     names = list(scored.contestants)
     prompting = config.prompting_contestants(names)
     comparisons = compare_contestants(scored.per_example, directions, comparison_pairs(names, prompting))
-    used = {key for contestant in scored.contestants.values() for key in contestant.scores}
+    used = {key for c in scored.contestants.values() for key in (*c.scores, *c.not_applicable)}
     metrics = {name: Metric(up, text) for name, (up, text) in METRICS.items() if name in used}
     metrics |= _capability_metrics(scored.capability)
     training = training_record(config.run)
