@@ -185,6 +185,9 @@ EXACTLY_2 = {"relation": "exactly", "count": 2}
         ("casing:upper_word_count", "", {"relation": "exactly", "count": 0}, True),
         ("length:word_count", "don't stop", {"relation": "exactly", "count": 3}, True),  # don, t, stop
         ("length:word_count", "naïve café 😊", EXACTLY_2, True),
+        # Hindi and Thai: a vowel sign (a combining mark) stays inside its word, as in nltk's `regex`-engine \w+
+        ("length:word_count", "नमस्ते दुनिया", EXACTLY_2, True),
+        ("length:word_count", "สวัสดี ชาวโลก", EXACTLY_2, True),
         ("length:word_count", "", {"relation": "at least", "count": 1}, False),
         ("sentences:count", "One. Two! Three?", {"relation": "exactly", "count": 3}, True),
         ("sentences:count", "Dr. Who met J. Smith at 3.30 p.m. today.", {"relation": "exactly", "count": 1}, True),

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+import regex
+
 from ftcore.style.json_checks import NotJson, read_json
 from ftcore.style.registry import CheckResult, Param, integer, one_of, register, strings, text
 
@@ -250,14 +252,21 @@ def _upper_word_count(answer: str, *, relation: str, count: int) -> CheckResult:
     return _compare(found, relation, count, "capital word(s)")
 
 
+# IFEval's number_words counts nltk's RegexpTokenizer(r"\w+") tokens, which nltk compiles with the `regex` engine: its
+# \w holds the combining marks (Unicode Mn, Mc) of Indic and Thai scripts, where Python's re breaks a word at each
+# vowel sign ('नमस्ते' is one word, not three).
+_WORD = regex.compile(r"\w+")
+
+
 @register("length:word_count", **COUNTED)
 def _word_count(answer: str, *, relation: str, count: int) -> CheckResult:
-    """The number of words compares to `count` by `relation`; a word is a run of letters, digits or '_' (\\w+).
+    """The number of words compares to `count` by `relation`; a word is a run of word characters (\\w+, with the
+    `regex` engine's Unicode word characters: letters with their combining marks, digits, '_').
 
-    IFEval's number_words counts so: "don't" and '1,000' are two words, 'state-of-the-art' four, an emoji none.
-    `length:max_words` and `length:min_words` split on white space instead.
+    IFEval's number_words counts so: "don't" and '1,000' are two words, 'state-of-the-art' four, an emoji none,
+    'नमस्ते दुनिया' and 'สวัสดี ชาวโลก' two each. `length:max_words` and `length:min_words` split on white space.
     """
-    return _compare(len(re.findall(r"\w+", answer)), relation, count, "word(s)")
+    return _compare(len(_WORD.findall(answer)), relation, count, "word(s)")
 
 
 # Sentence ends: '.', '!' or '?' (repeats and closing quotes or brackets included) before white space or the end.
