@@ -86,14 +86,7 @@ def report(folder: Path) -> None:
 @click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--max-drop", default=0.02, show_default=True, help="Allowed worsening of any metric.")
 @click.option("--threshold", "thresholds", multiple=True, metavar="METRIC=DROP", help="Allowed drop for one metric.")
-@click.option(
-    "--contestant",
-    "contestants",
-    multiple=True,
-    default=("finetuned",),
-    show_default=True,
-    help="A contestant to compare (repeatable; endpoint contestants by their name); 'all': every one in both.",
-)
+@click.option("--contestant", "contestants", multiple=True, default=("finetuned",), show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON on stdout.")
 def compare(old: Path, new: Path, max_drop: float, thresholds, contestants, as_json: bool) -> None:
     """The regression table between two results.json files; exit 1 on a regression beyond the thresholds."""

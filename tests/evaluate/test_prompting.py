@@ -5,6 +5,7 @@ the cache), bad endpoint settings refused in one line before any model loads, go
 
 import csv
 import json
+import math
 import re
 from pathlib import Path
 
@@ -79,6 +80,94 @@ def test_endpoint_answers_equal_the_local_prompting_answers_and_a_rerun_sends_no
     assert openai_server.chat_requests() - before == 12
     assert again.contestants["served"].endpoint == {**served_result.endpoint, "requests": 0, "cached": 6}
     assert (out / "endpoint-cache" / "answers.sqlite").is_file()
+
+
+@pytest.fixture(scope="module")
+def served_run(tmp_path_factory, served_model_dir, export_dir):
+    """A few LoRA steps on the served model: the fine-tune its endpoint and local prompting are measured against."""
+    from fttrain.config import LoraConfig, TrainConfig
+    from fttrain.run import run as train
+
+    out = tmp_path_factory.mktemp("served-run") / "run"
+    config = TrainConfig(
+        base_model=str(served_model_dir), data=str(export_dir), output_dir=str(out), method="lora",
+        lora=LoraConfig(r=4, alpha=8, dropout=0.0), max_seq_len=256, epochs=1, batch_size=8, gradient_accumulation=1,
+        learning_rate=3e-3, logging_steps=4,
+    )  # fmt: skip
+    train(config)
+    return out
+
+
+@pytest.mark.slow
+def test_the_fine_tune_against_every_prompting_contestant_with_cost_and_break_even(
+    openai_server, served_model_dir, served_run, export_dir, tmp_path
+):
+    """Issue 14's "done when" on the tiny served model: base, base+prompt, base+fewshot, finetuned and a
+    `transformers serve` endpoint marked as a baseline; the verdict names the best prompting contestant with its
+    interval, p-value, cost per 1,000 answers and break-even volume, each figure recomputed here by hand."""
+    served = {"type": "endpoint", "base_url": openai_server.base_url, "model": openai_server.model, "baseline": True,
+              "fewshot_k": 2, "input_price_per_1m": 150.0, "output_price_per_1m": 600.0}  # fmt: skip
+    path = write_config(
+        tmp_path / "eval.yaml", base_model=str(served_model_dir), data=str(export_dir), run=str(served_run), limit=6,
+        fewshot_k=2, cost={"hourly_price": 3.0, "training_hourly_price": 40.0}, contestants={"served": served},
+    )  # fmt: skip
+    result = CliRunner().invoke(main, ["run", str(path)])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "eval"
+    results = json.loads((out / "results.json").read_text())
+    contestants = results["contestants"]
+    assert list(contestants) == ["base", "base+prompt", "base+fewshot", "finetuned", "served"]
+    assert results["settings"]["prompting"] == ["base+prompt", "base+fewshot", "served"]
+    # The endpoint saw the conversations base+fewshot saw: the same prompt tokens, recorded per answer.
+    served_rows, fewshot_rows = answers(out, "served"), answers(out, "base+fewshot")
+    assert [r["prompt"] for r in served_rows] == [r["prompt"] for r in fewshot_rows]
+    assert [r["prompt_tokens"] for r in served_rows] == [r["prompt_tokens"] for r in fewshot_rows]
+    # Cost per 1,000 answers: the endpoint's recorded tokens at its prices; a local contestant's generation time at
+    # 3 per hour; training: the run's seconds at 40 per hour.
+    paid = sum(r["prompt_tokens"] * 150.0 + r["completion_tokens"] * 600.0 for r in served_rows) / 1e6
+    per_1k = {"served": paid / 6 * 1000}
+    assert contestants["served"]["cost"]["per_1k_answers"] == pytest.approx(per_1k["served"])
+    for name in ("base", "base+prompt", "base+fewshot", "finetuned"):
+        per_1k[name] = contestants[name]["cost"]["seconds"] / 3600 * 3.0 / 6 * 1000
+        assert contestants[name]["cost"]["per_1k_answers"] == pytest.approx(per_1k[name], rel=1e-2, abs=1e-9)
+    training = results["training"]["seconds"] / 3600 * 40.0
+    assert results["cost"]["training"]["total"] == pytest.approx(training)
+    # The best prompting contestant: the highest strict pass rate, ties to the cheaper, then the first listed.
+    prompting = results["settings"]["prompting"]
+    best = min(prompting, key=lambda n: (-contestants[n]["scores"]["strict"], per_1k[n], prompting.index(n)))
+    assert results["cost"]["best_prompting"] == best
+    text = results["verdict"]
+    assert f"best prompting contestant, {best}" in text and "95 % CI" in text and "McNemar p=" in text
+    finetuned_1k, best_1k = (
+        contestants["finetuned"]["cost"]["per_1k_answers"],
+        contestants[best]["cost"]["per_1k_answers"],
+    )
+    assert f"Cost per 1,000 answers: finetuned {finetuned_1k:.4g} USD, {best} {best_1k:.4g} USD." in text
+    saving = (best_1k - finetuned_1k) / 1000
+    if saving > 0:
+        volume = math.ceil(results["cost"]["training"]["total"] / saving - 1e-9)
+        assert results["cost"]["break_even_answers"] == volume
+        assert f"Break-even against {best}: the training cost is paid back after {volume:,} answers." in text
+    else:
+        assert f"The fine-tune costs as much or more per answer than {best}: its training never pays back" in text
+    # The report: a row per contestant (pass rate with its interval, cost per 1k) and the pass-rate-vs-cost plot.
+    report = (out / "report.md").read_text()
+    assert f"| `served` | `endpoint {openai_server.model}, prompting` |" in report
+    assert "| `base+fewshot` | `local, prompting` |" in report and "| `finetuned` | `local` |" in report
+    assert (out / "plots" / "pass_rate_vs_cost.png").read_bytes()[:4] == b"\x89PNG"
+    # fteval compare gates the new contestants by name: unchanged passes; a planted drop of served fails.
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(results))
+    gate = ["compare", str(old), str(out / "results.json"), "--contestant", "served", "--contestant", "base+fewshot"]
+    result = CliRunner().invoke(main, [*gate, "--json"])
+    assert result.exit_code == 0, result.output
+    compared = json.loads(result.stdout)["changes"]
+    assert {c["contestant"] for c in compared} == {"served", "base+fewshot"}
+    assert "loss" not in {c["metric"] for c in compared if c["contestant"] == "served"}  # n/a for an endpoint
+    contestants["served"]["scores"]["strict"] += 0.5
+    old.write_text(json.dumps(results))
+    result = CliRunner().invoke(main, gate)
+    assert result.exit_code == 1 and "REGRESSION  served strict:" in result.output
 
 
 @pytest.mark.slow
