@@ -331,6 +331,33 @@ def test_a_golden_csv_with_its_own_columns(tiny_model_dir, export_dir, tmp_path)
     assert references == [e.completion for e in rows]
 
 
+@pytest.mark.parametrize("form", ["parquet", "datasets folder"])
+def test_a_golden_parquet_file_or_datasets_folder_with_answers_and_without(form, tmp_path):
+    import datasets
+
+    from fteval.data import load_eval_set
+
+    rows = [
+        {"prompt": "What is two plus two?", "completion": "4"},
+        {"prompt": "Name three colours", "completion": None},  # a prompt without an answer
+        {"prompt": "", "completion": "orphan"},  # breaks the contract: left out, counted
+        {"prompt": "What is two plus two?", "completion": "4"},  # the same example again: once
+    ]
+    golden = tmp_path / ("golden.parquet" if form == "parquet" else "golden")
+    if form == "parquet":
+        datasets.Dataset.from_list(rows).to_parquet(str(golden))
+    else:
+        datasets.Dataset.from_list(rows).save_to_disk(str(golden))
+    path = write_config(tmp_path / "eval.yaml", base_model=str(tmp_path / "not-loaded"), data=str(golden))
+    test = load_eval_set(load_eval_config(path))
+    assert test.kind == "golden" and [i.reference for i in test.items] == ["4", None]
+    assert [i.turns()[-1]["content"] for i in test.items] == ["What is two plus two?", "Name three colours"]
+    assert test.left_out == {"breaks the contract": 1, "the same prompt and answer as an earlier row": 1}
+    assert not test.has_references  # ROUGE-L, exact match and loss: not applicable, never 0
+    assert f"1 row(s) of {golden} left out, breaking the contract: {golden} row 3: prompt: is empty" in test.notes
+    assert f"1 of 2 prompts of {golden} have no answer" in " ".join(test.notes)
+
+
 def test_an_ifeval_file_as_data_scores_each_prompt_by_its_own_instructions(tiny_model_dir, tmp_path):
     rows = [
         {"key": 1, "prompt": "Say hello without any commas", "instruction_id_list": ["punctuation:no_comma"],
