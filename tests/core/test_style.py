@@ -241,15 +241,25 @@ def test_a_failing_count_says_what_it_found():
 
 
 def test_split_sentences():
+    # Each expectation is what NLTK's punkt (English, IFEval's sentence counter) gives.
     assert split_sentences("Dr. Who arrived. Did he? Yes!!\n1. Go on") == [
         "Dr. Who arrived.",
         "Did he?",
         "Yes!!",
-        "1. Go on",
+        "1.",
+        "Go on",
     ]
-    assert split_sentences("Wait... what?! “Fine.” OK") == ["Wait...", "what?!", "“Fine.”", "OK"]
+    assert split_sentences("1. buy milk") == ["1. buy milk"]  # a number before a lower-case word ends nothing
+    assert split_sentences("I. Intro\nII. Body") == ["I.", "Intro\nII.", "Body"]  # outline numerals, as list numbers
+    assert split_sentences("J. K. Rowling wrote it.") == ["J. K. Rowling wrote it."]  # initials
+    assert split_sentences("**Bold.** Next one.") == ["**Bold.**", "Next one."]  # markdown emphasis closes it
+    assert split_sentences('{"a": "One.", "b": "Two."}') == ['{"a": "One.', '", "b": "Two."}']  # '."' inside JSON
+    assert split_sentences("You look... comfortable. Fine.") == ["You look... comfortable.", "Fine."]  # an ellipsis
+    assert split_sentences("See e.g. this. And U.S. law.") == ["See e.g.", "this.", "And U.S. law."]
+    assert split_sentences('He said "Go." Then left.') == ['He said "Go."', "Then left."]
     assert split_sentences("Line one\nline two") == ["Line one\nline two"]  # line breaks alone end nothing
-    assert split_sentences(" ... !! ") == []
+    assert split_sentences("Hi.\n}") == ["Hi.\n}"]  # closing brackets that open a stretch belong to the sentence before
+    assert split_sentences("") == []
 
 
 @pytest.mark.parametrize(
