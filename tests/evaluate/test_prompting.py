@@ -358,6 +358,35 @@ def test_a_golden_parquet_file_or_datasets_folder_with_answers_and_without(form,
     assert f"1 of 2 prompts of {golden} have no answer" in " ".join(test.notes)
 
 
+@pytest.mark.slow
+def test_an_ifeval_file_scored_through_transformers_serve(openai_server, served_model_dir, tmp_path):
+    """An endpoint contestant on IFEval data: its prompt- and instruction-level strict accuracy, recomputed here from
+    the failing instructions its answers file records, and the same answers as the local base+prompt."""
+    rows = [
+        {"key": 1, "prompt": "Say hello without any commas", "instruction_id_list": ["punctuation:no_comma"],
+         "kwargs": [{}]},
+        {"key": 2, "prompt": "Answer in lowercase and wrap it in double quotes",
+         "instruction_id_list": ["change_case:english_lowercase", "startend:quotation"], "kwargs": [{}, {}]},
+        {"key": 3, "prompt": "Write at least 3 sentences",
+         "instruction_id_list": ["length_constraints:number_sentences"],
+         "kwargs": [{"relation": "at least", "num_sentences": 3}]},
+    ]  # fmt: skip
+    data = tmp_path / "ifeval.jsonl"
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    served = {"type": "endpoint", "base_url": openai_server.base_url, "model": openai_server.model}
+    path = write_config(tmp_path / "eval.yaml", base_model=str(served_model_dir), data=str(data), style="",
+                        contestants={"served": served})  # fmt: skip
+    results = run_eval(load_eval_config(path))
+    rows_answered = answers(tmp_path / "eval", "served")
+    assert [r["answer"] for r in rows_answered] == [r["answer"] for r in answers(tmp_path / "eval", "base+prompt")]
+    failed = [len(r["failed_checks"]) for r in rows_answered]
+    scores = results.contestants["served"].scores
+    assert scores["strict"] == scores["ifeval/prompt_level_strict_acc"] == pytest.approx(failed.count(0) / 3)
+    assert scores["ifeval/inst_level_strict_acc"] == pytest.approx((4 - sum(failed)) / 4)
+    for answered, row in zip(rows_answered, rows, strict=True):  # each failure named by its instruction
+        assert set(answered["failed_checks"]) <= set(row["instruction_id_list"])
+
+
 def test_an_ifeval_file_as_data_scores_each_prompt_by_its_own_instructions(tiny_model_dir, tmp_path):
     rows = [
         {"key": 1, "prompt": "Say hello without any commas", "instruction_id_list": ["punctuation:no_comma"],
