@@ -30,6 +30,7 @@ DOCTESTED = [
     "curate/ftdata/stats.py",
     "evaluate/fteval/capability.py",
     "evaluate/fteval/compare.py",
+    "evaluate/fteval/cost.py",
     "evaluate/fteval/ifeval.py",
     "evaluate/fteval/metrics/__init__.py",
     "evaluate/fteval/metrics/exact_match/exact_match.py",

@@ -47,12 +47,18 @@ def run(config_path: Path, overrides: tuple[str, ...], as_json: bool) -> None:
 
 def _print_results(console: Console, results) -> None:
     contestants = results.contestants
-    metrics = ["strict", *(f"pass_rate/{c['id']}" for c in results.style_checks), "rougeL", "exact_match", "loss"]
-    table = Table("metric", *contestants, box=None)
+    metrics = ["strict", *(f"pass_rate/{c['id']}" for c in results.style_checks), "ifeval/inst_level_strict_acc"]
+    metrics += ["rougeL", "exact_match", "loss"]
+    table = Table("metric", *(escape(name) for name in contestants), box=None)
     for metric in metrics:
-        table.add_row(metric, *(f"{contestants[name].scores[metric]:.3f}" for name in contestants))
+        cells = [_cell(contestant, metric) for contestant in contestants.values()]
+        if any(cell != "–" for cell in cells):
+            table.add_row(metric, *cells)
     table.add_row("tokens/s", *(_speed(c.generation) for c in contestants.values()))
-    console.print(f"{results.data.n} test examples of {results.data.dataset}")
+    currency = results.cost.get("currency", "USD")
+    per_1k = [c.cost.get("per_1k_answers") for c in contestants.values()]
+    table.add_row(f"{currency}/1k answers", *("–" if v is None else f"{v:.4g}" for v in per_1k))
+    console.print(f"{results.data.n} test prompts of {results.data.dataset} ({results.data.kind})")
     console.print(table)
     for name, contestant in contestants.items():
         if contestant.generation.get("reused_from"):
@@ -66,6 +72,13 @@ def _print_results(console: Console, results) -> None:
 def _speed(generation: dict) -> str:
     """Generation speed, or that none was measured: reused answers took no time."""
     return "reused" if generation.get("reused_from") else f"{generation['tokens_per_second']:.0f}"
+
+
+def _cell(contestant, metric: str) -> str:
+    if metric in contestant.not_applicable:
+        return "n/a"
+    value = contestant.scores.get(metric)
+    return "–" if value is None else f"{value:.3f}"
 
 
 @main.command()

@@ -9,8 +9,8 @@ transformers and peft. A reused contestant's results say so (`generation.reused_
 no measurement.
 
 Usage:
-    earlier = earlier_answers("runs/v1", config, examples, conversations)
-    earlier.answers if earlier else None
+    earlier = earlier_answers("runs/v1", config, fingerprint, items, conversations)
+    earlier.answers if earlier else None  # ftcore.generate.Answer objects, as a generator's
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from ftcore.errors import FtdataError
+from ftcore.generate import Answer, Candidate, GenerationStats
 from ftcore.jsonl import iter_json_lines
 from ftcore.versions import package_versions
-from ftcore.generate import GenerationStats
 from fteval.results import Results
 
 HOOK_FOLDER = "eval"  # where fttrain's `evaluate:` hook writes a run's evaluation
@@ -33,15 +33,16 @@ SAME_VERSIONS = ("torch", "transformers", "peft")
 
 @dataclass
 class EarlierAnswers:
-    answers: list[str]
+    answers: list[Answer]
     source: Path  # the answers file they were read from
     stats: GenerationStats  # nothing generated: prompts counted, no tokens, no time
+    cost: dict[str, Any]  # the cost its own evaluation measured (reusing takes no time, so none is measured now)
 
 
 def earlier_answers(
     run_folder: str | os.PathLike,
     config: Any,
-    manifest_fingerprint: str,
+    data_fingerprint: str,
     examples: Sequence[Any],
     conversations: Sequence[Sequence[dict[str, str]]],
 ) -> EarlierAnswers | None:
@@ -57,7 +58,7 @@ def earlier_answers(
     if finetuned is None or not finetuned.adapter or not _same_folder(finetuned.adapter, run_folder):
         return None
     same = (
-        earlier.data.manifest_fingerprint == manifest_fingerprint
+        earlier.data.manifest_fingerprint == data_fingerprint
         and earlier.data.prompt_ids == [example.id for example in examples]
         and earlier.base_model == config.base_model.label()
         and finetuned.generation.get("backend") == config.generator
@@ -77,8 +78,17 @@ def earlier_answers(
             or not isinstance(row.get("answer"), str)
         ):
             return None
-    answers = [row["answer"] for row in rows]
-    return EarlierAnswers(answers, source, GenerationStats(prompts=len(answers)))
+    answers = [_answer(row) for row in rows]
+    return EarlierAnswers(answers, source, GenerationStats(prompts=len(answers)), dict(finetuned.cost))
+
+
+def _answer(row: dict[str, Any]) -> Answer:
+    """An answers-file row as the generator's Answer: its text and the token counts recorded with it."""
+    completion = row.get("completion_tokens")
+    completion = completion if isinstance(completion, int) else 0
+    candidate = Candidate(row["answer"], completion, row.get("finish_reason") or "")
+    prompt = row.get("prompt_tokens")
+    return Answer((candidate,), prompt if isinstance(prompt, int) else 0, 0.0)
 
 
 def _settings(config: Any) -> dict[str, Any]:

@@ -19,7 +19,13 @@ from fttrain.config import LoraConfig, TrainConfig
 from fttrain.run import run as train
 
 REPO = Path(__file__).resolve().parents[2]
-PAIRS_SCORED = (("base+prompt", "finetuned"), ("base", "finetuned"), ("base", "base+prompt"))
+PAIRS_SCORED = (
+    ("base+prompt", "finetuned"),
+    ("base+fewshot", "finetuned"),
+    ("base", "finetuned"),
+    ("base", "base+prompt"),
+    ("base", "base+fewshot"),
+)
 HOUSE_ANSWER = "Half of 8 is 8/2=<<8/2=4>>4.\n#### 4"
 SYSTEM = "Answer with reasoning lines holding <<expr=value>> notes, then a last line '#### <number>'."
 
@@ -54,7 +60,8 @@ def assert_scores_are_the_answers(results: dict, out: Path, spec: StyleSpec) -> 
         assert comparison["p_value"] == pytest.approx(mcnemar_p(only_contestant, only_baseline), rel=1e-9)
         assert comparison["difference"] == pytest.approx((only_contestant - only_baseline) / len(baseline))
         compared += 1
-    assert compared == len(PAIRS_SCORED) * (2 + len(spec.checks))  # strict, exact match, each check; every pair
+    pairs = {(c["baseline"], c["contestant"]) for c in results["comparisons"]}
+    assert compared == len(pairs) * (2 + len(spec.checks))  # strict, exact match, each check; every pair
 
 
 def recomputed(path: Path, spec: StyleSpec) -> dict:
@@ -147,9 +154,11 @@ def test_three_contestants_scored_and_recorded(eval_config, export_dir, finetune
     config = load_eval_config(eval_config())
     events = []
     results = run_eval(config, progress=lambda *event: events.append(event))
-    assert list(results["contestants"]) == ["base", "base+prompt", "finetuned"]
+    assert list(results["contestants"]) == ["base", "base+prompt", "base+fewshot", "finetuned"]
     out = Path(config.output_dir)
-    assert {p.name for p in (out / "answers").iterdir()} == {"base.jsonl", "base+prompt.jsonl", "finetuned.jsonl"}
+    assert {p.name for p in (out / "answers").iterdir()} == {
+        "base.jsonl", "base+prompt.jsonl", "base+fewshot.jsonl", "finetuned.jsonl"
+    }  # fmt: skip
     n = results["data"]["n"]
     assert n == 8 and results["data"]["split"] == "test"
     from ftcore import ExportManifest
@@ -174,6 +183,7 @@ def test_three_contestants_scored_and_recorded(eval_config, export_dir, finetune
     strict = next(c for c in results["comparisons"] if c["metric"] == "strict" and c["baseline"] == "base")
     assert strict["n"] == n and strict["ci_low"] <= strict["difference"] <= strict["ci_high"]
     assert results["verdict"] and "format adherence" in results["verdict"]
+    assert results["settings"]["prompting"] == ["base+prompt", "base+fewshot"]
     assert results["training"]["run"] == str(finetuned_run) and results["training"]["tokens_seen"] > 0
     # General capability: the shipped lm-eval suite on base and finetuned (not base+prompt), with deltas.
     capability = results["capability"]
@@ -186,9 +196,9 @@ def test_three_contestants_scored_and_recorded(eval_config, export_dir, finetune
     # One progress phase at a time, each brought to its total before the next begins.
     requests = 8 * 1 + 8 * 4 + 8 * 4  # capability_limit 8: arithmetic one request an item, the others four choices
     assert_phases(events, [("loading the base model", 1)] + [
-        phase for name in ("base", "base+prompt", "finetuned")
+        phase for name in ("base", "base+prompt", "base+fewshot", "finetuned")
         for phase in [(f"generating: {name}", n), (f"held-out loss: {name}", n)]
-        + ([(f"lm-eval capability suite: {name}", requests)] if name != "base+prompt" else [])
+        + ([(f"lm-eval capability suite: {name}", requests)] if name in ("base", "finetuned") else [])
     ])  # fmt: skip
     assert "General-capability change (lm-eval, finetuned vs base): ftkit_arithmetic acc" in results["verdict"]
     # Closing the loop: the fine-tune's failing answers, as examples ftdata imports for review.
@@ -242,9 +252,10 @@ def test_cli_run_then_compare_gates_on_a_planted_regression(eval_config, tmp_pat
     # The display's last state: every phase on its own line and finished (its count at its total, no spinner).
     lines = {line.split("━")[0].strip(): line for line in result.stderr.splitlines() if "━" in line}
     requests = 8 * 1 + 8 * 4 + 8 * 4  # the capability suite's loglikelihood requests at capability_limit 8
-    assert lines.keys() == {"loading the base model"} | {f"{phase}: {name}" for name in ("base", "base+prompt",
-        "finetuned") for phase in ("generating", "held-out loss")} | {f"lm-eval capability suite: {name}" for name
-        in ("base", "finetuned")}  # fmt: skip
+    contestants = ("base", "base+prompt", "base+fewshot", "finetuned")
+    assert lines.keys() == {"loading the base model"} | {
+        f"{phase}: {name}" for name in contestants for phase in ("generating", "held-out loss")
+    } | {f"lm-eval capability suite: {name}" for name in ("base", "finetuned")}
     for phase, line in lines.items():
         size = 1 if phase.startswith("loading") else requests if phase.startswith("lm-eval") else 4
         assert f" {size}/{size} " in line, line
@@ -287,8 +298,10 @@ def test_heldout_loss_is_the_same_batched_and_one_at_a_time(tiny_model_dir, expo
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     examples = load_split(export_dir, "test")
-    one_at_a_time = heldout_loss(model, tokenizer, examples, "Be brief.", batch_size=1)
-    batched = heldout_loss(model, tokenizer, examples, "Be brief.", batch_size=8)
+    conversations = contestant_prompts(examples, "Be brief.")
+    references = [e.completion for e in examples]
+    one_at_a_time = heldout_loss(model, tokenizer, conversations, references, batch_size=1)
+    batched = heldout_loss(model, tokenizer, conversations, references, batch_size=8)
     assert batched["loss"] == pytest.approx(one_at_a_time["loss"], rel=1e-4)
 
 
@@ -309,7 +322,7 @@ def test_fttrain_evaluates_the_run_when_its_config_names_an_eval(eval_config, ti
     evaluation = summary["evaluation"]
     assert Path(evaluation["report"]).is_file() and evaluation["verdict"]
     results = json.loads(Path(evaluation["results"]).read_text())
-    assert list(results["contestants"]) == ["base", "base+prompt", "finetuned"]
+    assert list(results["contestants"]) == ["base", "base+prompt", "base+fewshot", "finetuned"]
     assert results["contestants"]["finetuned"]["adapter"] == str(tmp_path / "run")
     assert f"## Evaluation\n\n{evaluation['verdict']}\n" in (tmp_path / "run" / "README.md").read_text()  # the card
 
@@ -328,7 +341,7 @@ def test_fttrain_evaluates_the_run_when_its_config_names_an_eval(eval_config, ti
     answers = [json.loads(line)["answer"] for line in (again / "answers" / "previous.jsonl").read_text().splitlines()]
     assert answers == ["PLANTED"] + [row["answer"] for row in rows[1:]]
     assert f"previous: answers reused from {earlier}" in " ".join(result.stderr.split())
-    assert re.search(r"tokens/s +\d+ +\d+ +\d+ +reused", result.stderr)
+    assert re.search(r"tokens/s +(\d+ +){4}reused", result.stderr)
     assert re.search(r"answers reused: previous +━+ 4/4", result.stderr)
     # Another setting that shapes the answers: generated again.
     CliRunner().invoke(main, ["run", str(eval_config(**settings, max_new_tokens=40))])
@@ -402,7 +415,7 @@ def test_a_fine_tune_planted_to_hold_the_house_format_is_better(
     `strict` the fine-tune is better than both baselines (n of n discordant pairs, McNemar p = 2 / 2^n, the
     interval [1, 1]), and the verdict says so first. Its final answer, 4, is right for the test answers ending
     '#### 4' only."""
-    overrides = {"run": str(house_format_run), "data": str(half_fours_export), "capability_tasks": []}
+    overrides = {"run": str(house_format_run), "data": str(half_fours_export), "capability_tasks": [], "fewshot_k": 0}
     config = load_eval_config(eval_config(**overrides))
     results = run_eval(config)
     out = tmp_path / "eval"
@@ -423,7 +436,6 @@ def test_a_fine_tune_planted_to_hold_the_house_format_is_better(
         assert comparison["verdict"] == "better"
     assert strict[("base", "base+prompt")]["verdict"] == "not significant"
     assert results["verdict"].startswith(
-        "The fine-tune beats the prompt baseline on format adherence by +100.0 points (95 % CI +100.0 to +100.0, "
-        f"McNemar p={2 / 2**n:.3g}): 100.0 % of the fine-tune's answers pass every style check, 0.0 % of the "
-        "prompted base model's, 0.0 % of the base model's."
+        "The fine-tune beats the best prompting contestant, base+prompt: 100.0 % vs 0.0 % on format adherence, "
+        f"+100.0 points (95 % CI +100.0 to +100.0, McNemar p={2 / 2**n:.3g})."
     )

@@ -46,7 +46,8 @@ def test_the_demo_runs_from_import_to_report_and_reuses_on_a_second_run(tmp_path
     manifest = json.loads((out / "export" / "manifest.json").read_text())
     assert sum(split["examples"] for split in manifest["splits"].values()) >= 500
     results = json.loads((out / "eval" / "results.json").read_text())
-    assert list(results["contestants"]) == ["base", "base+prompt", "finetuned"]
+    assert list(results["contestants"]) == ["base", "base+prompt", "base+fewshot", "finetuned"]
+    assert results["fewshot"]["k"] == 3 and results["fewshot"]["tokens"] <= 512  # eval.yaml's CPU cut
     from ftcore import ExportManifest
 
     assert results["data"]["manifest_fingerprint"] == ExportManifest.read(out / "export").fingerprint
