@@ -75,6 +75,19 @@ def iter_json_lines(
         raise UnreadableFile(name, f"corrupt gzip data: {error}") from None
 
 
+def read_json_objects(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Every line's JSON object, for files a tool wrote itself (answers, recorded reviews): the first line that
+    is not a JSON object raises, naming the file and line, rather than being skipped."""
+    rows = []
+    for line_number, value, problems in iter_json_lines(path):
+        if problems:
+            raise UnreadableFile(path, problems[0].reason, line_number)
+        if not isinstance(value, dict):
+            raise UnreadableFile(path, f"a JSON object was expected, not {type(value).__name__}", line_number)
+        rows.append(value)
+    return rows
+
+
 def open_maybe_gzip(path: str | os.PathLike) -> BinaryIO:
     with open(path, "rb") as probe:
         compressed = probe.read(2) == GZIP_MAGIC

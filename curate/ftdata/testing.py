@@ -8,7 +8,6 @@ Usage:
 
 from __future__ import annotations
 
-import json
 import os
 from collections import defaultdict
 from collections.abc import Iterable
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ftcore.errors import FtdataError
+from ftcore.jsonl import read_json_objects
 
 # A ChatML template like SmolLM2's, so masks and counts behave as with a real instruct model.
 CHATML_TEMPLATE = (
@@ -121,7 +121,7 @@ def play_recorded_reviews(
     from ftdata.review import answer_record, find_dataset
     from ftdata.snapshot import fetch_records
 
-    reviews = [json.loads(line) for line in Path(recorded).read_text(encoding="utf-8").splitlines() if line.strip()]
+    reviews = read_json_objects(recorded)
     usernames = sorted({r["annotator"] for r in reviews})
     credentials = Path(credentials) if credentials else project.resolve(".ftdata/credentials/annotators.json")
     had_file = credentials.exists()

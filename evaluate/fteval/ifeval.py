@@ -18,7 +18,6 @@ Usage:
 from __future__ import annotations
 
 import inspect
-import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ftcore.errors import FtdataError
+from ftcore.jsonl import UnreadableFile, iter_json_lines
 from ftcore.style import StyleSpec, StyleSpecError
 
 
@@ -371,33 +371,29 @@ def load_ifeval_prompts(path: str | os.PathLike, unsupported: str = "skip") -> I
     if unsupported not in ("skip", "error"):
         raise ValueError(f"unsupported: 'skip' or 'error', got {unsupported!r}")
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise IFEvalError(f"{path}: cannot read: {error}") from None
     prompts: list[IFEvalPrompt] = []
     dropped: list[UnsupportedInstruction] = []
     problems: list[str] = []
     unsupported_found = 0
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            row = json.loads(line)
-            if not isinstance(row, dict):
-                raise IFEvalError(f"{where}: not a JSON object")
-            prompts.append(IFEvalPrompt.from_row(row, where, skip_unsupported=unsupported == "skip"))
-        except UnsupportedInstruction as error:
-            if unsupported == "skip":
-                dropped.append(error)
-            else:
+    try:
+        for number, row, line_problems in iter_json_lines(path):
+            where = f"{path}:{number}"
+            try:
+                if line_problems:
+                    raise IFEvalError(str(line_problems[0]))
+                if not isinstance(row, dict):
+                    raise IFEvalError(f"{where}: not a JSON object")
+                prompts.append(IFEvalPrompt.from_row(row, where, skip_unsupported=unsupported == "skip"))
+            except UnsupportedInstruction as error:
+                if unsupported == "skip":
+                    dropped.append(error)
+                else:
+                    problems.append(str(error))
+                    unsupported_found += 1
+            except IFEvalError as error:
                 problems.append(str(error))
-                unsupported_found += 1
-        except json.JSONDecodeError as error:
-            problems.append(f"{where}: not JSON: {error.msg}")
-        except IFEvalError as error:
-            problems.append(str(error))
+    except UnreadableFile as error:  # the file as a whole: missing, binary, a line too long
+        raise IFEvalError(str(error)) from None
     if problems:
         hint = " (to leave unsupported instructions out instead: ifeval_unsupported: skip)" if unsupported_found else ""
         raise IFEvalError(f"{len(problems)} problem(s){hint}:\n" + "\n".join(problems))

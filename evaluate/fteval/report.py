@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -27,6 +26,7 @@ from typing import Any
 import jinja2
 
 from ftcore.atomic import atomic_write
+from ftcore.jsonl import read_json_objects
 from ftcore.text import escape_invisible
 from fteval.compare import load_results
 
@@ -110,8 +110,7 @@ def visible(text: str) -> str:
 def _read_answers(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
-    # split("\n"), not splitlines(): an answer may hold U+2028 or U+0085, which JSON leaves unescaped.
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+    return read_json_objects(path)
 
 
 def _figure_png(figure) -> bytes:

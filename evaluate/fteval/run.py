@@ -631,13 +631,10 @@ def review_queue(output: Path, contestant: str) -> Path:
     the right answer, and the next export trains on it.
     """
     from ftcore import write_examples
+    from ftcore.jsonl import read_json_objects
 
     queue = []
-    # split("\n"), not splitlines(): an answer may hold U+2028 or U+0085, which JSON leaves unescaped.
-    for line in (output / "answers" / f"{contestant}.jsonl").read_text(encoding="utf-8").split("\n"):
-        if not line.strip():
-            continue
-        row = json.loads(line)
+    for row in read_json_objects(output / "answers" / f"{contestant}.jsonl"):
         if row["failed_checks"] and row["answer"].strip():
             metadata = {
                 "source": f"fteval:{contestant}",

@@ -82,3 +82,18 @@ def test_missing_file_is_one_problem(tmp_path):
     report = validate_files([tmp_path / "nope.jsonl"])
     assert not report.all_readable
     assert "cannot read" in report.files[0].problems[0].reason
+
+
+def test_read_json_objects_keeps_unicode_line_separators_and_names_a_broken_line(tmp_path):
+    from ftcore.jsonl import UnreadableFile, read_json_objects
+
+    path = tmp_path / "answers.jsonl"
+    # U+2028 and U+0085 are line breaks to str.splitlines() but not to JSONL: the answer must come back whole.
+    path.write_text('{"answer": "a\u2028b\u0085c"}\n\n{"answer": "d"}\n', encoding="utf-8")
+    assert read_json_objects(path) == [{"answer": "a\u2028b\u0085c"}, {"answer": "d"}]
+    path.write_text('{"answer": "a"}\n{"answer": \n', encoding="utf-8")
+    with pytest.raises(UnreadableFile, match=r"answers\.jsonl:2: not valid JSON"):
+        read_json_objects(path)
+    path.write_text('{"answer": "a"}\n["a list"]\n', encoding="utf-8")
+    with pytest.raises(UnreadableFile, match=r"answers\.jsonl:2: a JSON object was expected, not list"):
+        read_json_objects(path)

@@ -653,7 +653,7 @@ def test_bad_files_list_every_problem(tmp_path):
     assert message.startswith("3 problem(s):\n")
     assert f"{path}:3: 1 instruction ids but 0 kwargs" in message
     assert f"{path}:4: keywords:frequency: missing (or null, empty, 0) kwarg 'frequency'" in message
-    assert f"{path}:5: not JSON" in message
+    assert f"{path}:5: not valid JSON" in message
     with pytest.raises(IFEvalError) as raised:
         load_ifeval_prompts(path, unsupported="error")
     message = str(raised.value)
