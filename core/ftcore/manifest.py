@@ -62,6 +62,9 @@ class ExportManifest:
     agreement: dict[str, Any] = field(default_factory=dict)  # inter-annotator agreement of the reviews
     lint: dict[str, int] = field(default_factory=dict)  # problems still present in the exported data, by kind
     files: dict[str, str] = field(default_factory=dict)  # every other file of the export -> its sha256
+    # Who wrote the answers exported: human-written, drafted-accepted (a model's draft accepted as it was),
+    # drafted-corrected (a model's draft a reviewer corrected); empty in exports made before drafting existed.
+    origins: dict[str, int] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         return {name: split.examples for name, split in self.splits.items()}
