@@ -15,7 +15,6 @@ PACKAGE_FOLDERS = ("core", "curate", "train", "evaluate")
 DOCTESTED = [
     "core/ftcore/__init__.py",
     "core/ftcore/example.py",
-    "core/ftcore/fewshot.py",
     "core/ftcore/jsonl.py",
     "core/ftcore/style/house.py",
     "core/ftcore/style/ifeval.py",

@@ -1,122 +1,171 @@
-"""Few-shot examples for a prompt: which k examples a model is shown, chosen the same way every time.
+"""Few-shot examples for a prompt: k accepted examples shown to a model as prior user/assistant turns.
 
-`select_examples` picks k examples from a pool: **deterministic** (the same pool, in any order, and the
-same seed give the same examples in the same order), **seeded** (another seed, another draw),
-**diverse** (each next example is the one least like those already chosen, so four near-copies of one
-question never fill the prompt) and within a **token budget**. `few_shot_turns` writes them as the
-user/assistant turns that go before the real prompt. `ftdata draft` shows a drafting model the team's
-accepted examples this way; fteval's few-shot baseline needs the very same.
+One choice for every tool: fteval's `base+fewshot` contestant and `ftdata draft`'s drafting prompt both call
+`choose_fewshot`. The choice is
 
-How: the pool is put in a seeded order (sha256 of seed and example id), which is what "seeded" and
-"order-free" rest on; the first example of that order is taken; then, over and over, the candidate with
-the largest Jaccard distance (on lower-cased words of the prompt and the answer) to its nearest chosen
-example, ties going to the earlier in the seeded order. An example that would overflow the budget is
-passed over (a smaller one may still fit). Only the first `MAX_CANDIDATES` of the seeded order are
-considered, so a pool of a million costs what one of a thousand does.
+- **deterministic**: the same pool, settings and seed give the same examples, in the same order;
+- **never from the test split**: the caller passes the pool (an export's train split); anything whose prompt is
+  also a prompt in `exclude` (the test prompts) is left out, whatever split it came from;
+- **diverse**: no two chosen examples are near-duplicates, i.e. their prompts or their answers share at least
+  `NEAR_DUPLICATE` of their character 5-grams (Jaccard, after NFKC, casefold and whitespace folding: the
+  shingling and threshold ftdata's near-duplicate clusters use). The similarity is computed exactly against
+  the few examples already chosen, which is cheap for k examples, so no MinHash index of the pool is needed
+  (and the core does not need ftdata's);
+- **stratified** on a metadata key when one is given (the export's `split.stratify_by`): strata take turns,
+  largest first, so k examples cover min(k, strata) of them;
+- **within a token budget**: examples are added while their prompt and answer tokens fit `max_tokens`.
 
 Usage:
-    shots = select_examples(accepted, k=4, seed=0, token_budget=1500)
-    messages = [{"role": "system", "content": instructions}, *few_shot_turns(shots), *prompt_turns]
+    shots = choose_fewshot(load_split("exports/v3", "train"), k=3, max_tokens=1024, seed=13,
+                           stratify_by="source", exclude=[e.prompt_messages for e in test],
+                           count_tokens=lambda text: len(tokenizer(text).input_ids))
+    shots.examples, shots.to_dict()   # what was chosen, and why others were not
+    messages = fewshot_turns(shots.examples) + [{"role": "user", "content": "..."}]
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-from collections.abc import Callable, Sequence
+import random
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from ftcore.example import Example
+from ftcore.text import duplicate_key
 
-MAX_CANDIDATES = 2000  # of the seeded order: enough for diversity, bounded cost (k x this set comparisons)
-CHARS_PER_TOKEN = 4  # the usual estimate for English with a BPE tokenizer, when no tokenizer is given
-TURN_MARKUP = 8  # characters a chat template adds per turn (role marker, end of turn): part of the estimate
-WORD = re.compile(r"\w+")
-
-
-def estimate_tokens(example: Example) -> int:
-    """The example's turns as few-shot turns (its system turn left out), at 4 characters per token, rounded up.
-
-    >>> estimate_tokens(Example.from_prompt_completion("What is 2+2?", "4"))
-    8
-    """
-    characters = sum(len(turn["content"]) + TURN_MARKUP for turn in few_shot_turns([example]))
-    return -(-characters // CHARS_PER_TOKEN)
+NEAR_DUPLICATE = 0.8  # ftdata's default near-duplicate threshold (lint.near_duplicate_threshold)
+SHINGLE_CHARS = 5  # ftdata.duplicates.SHINGLE_CHARS: character 5-grams
 
 
-def select_examples(
+def approximate_tokens(text: str) -> int:
+    """About four characters a token (English BPE): the budget's unit when no tokenizer is given."""
+    return max(1, len(text) // 4)
+
+
+@dataclass
+class FewShot:
+    """The chosen examples and what the choice skipped, for the record (results.json says which were used)."""
+
+    examples: list[Example]
+    tokens: int = 0  # prompt + answer tokens of the chosen examples
+    k: int = 0
+    max_tokens: int = 0
+    seed: int = 0
+    stratify_by: str | None = None
+    pool: int = 0  # candidates after the test prompts were excluded
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> examples passed over
+
+    def to_dict(self) -> dict[str, Any]:
+        strata = [str(e.metadata.get(self.stratify_by, "(none)")) for e in self.examples] if self.stratify_by else None
+        return {
+            "ids": [e.id for e in self.examples],
+            "k": self.k,
+            "chosen": len(self.examples),
+            "tokens": self.tokens,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+            "stratify_by": self.stratify_by,
+            "strata": strata,
+            "pool": self.pool,
+            "skipped": dict(sorted(self.skipped.items())),
+        }
+
+
+def choose_fewshot(
     pool: Sequence[Example],
     k: int,
-    *,
+    max_tokens: int,
     seed: int = 0,
-    token_budget: int | None = None,
-    count_tokens: Callable[[Example], int] = estimate_tokens,
-    already: Sequence[Example] = (),
-) -> list[Example]:
-    """Up to `k` examples of `pool`, spread over it, together within `token_budget` tokens (None: no limit).
+    stratify_by: str | None = None,
+    exclude: Iterable[Sequence[Mapping[str, str]] | str] = (),
+    count_tokens: Callable[[str], int] = approximate_tokens,
+    threshold: float = NEAR_DUPLICATE,
+) -> FewShot:
+    """Up to `k` examples of `pool` (see the module docstring for the rules), in the order they are shown.
 
-    `already`: examples the prompt holds anyway (chosen from another pool first): new ones are chosen to
-    differ from them too, and are never one of them. Examples with the same id count once.
-
-    >>> pool = [Example.from_prompt_completion(q, a) for q, a in [
-    ...     ("Tom has 3 apples and buys 2 more. How many apples?", "5"),
-    ...     ("Tom has 3 apples and buys 4 more. How many apples?", "7"),
-    ...     ("A train leaves at 9 and travels 120 km at 60 km/h. When does it arrive?", "11"),
-    ... ]]
-    >>> [e.completion for e in select_examples(pool, 2, seed=0)]
-    ['5', '11']
-    >>> select_examples(pool, 2, seed=0) == select_examples(pool[::-1], 2, seed=0)
-    True
-    >>> [estimate_tokens(e) for e in pool]
-    [17, 17, 23]
-    >>> [e.completion for e in select_examples(pool, 3, seed=0, token_budget=35)]  # 17 + 23 > 35: the twin fits
-    ['5', '7']
+    `exclude`: prompts that must never be shown (each a conversation's prompt turns, or a user turn's text).
+    Fewer than k come back when the pool, the diversity rule or the budget allows no more; `skipped` says why.
     """
-    if k < 0 or (token_budget is not None and token_budget < 0):
-        raise ValueError("k and token_budget must be 0 or more")
-    taken = {example.id for example in already}
-    unique = {example.id: example for example in pool if example.id not in taken}
-    ordered = sorted(unique.values(), key=lambda example: _seeded_rank(seed, example.id))[:MAX_CANDIDATES]
-    words = {example.id: _words(example) for example in [*ordered, *already]}
-    chosen_words = [words[example.id] for example in already]
-    # Distance of each candidate to its nearest chosen example (1.0 = shares no word with any; nothing chosen yet).
-    nearest = [min((_distance(words[c.id], w) for w in chosen_words), default=1.0) for c in ordered]
-    cost = [count_tokens(c) for c in ordered]
-    left = token_budget
-    picks: list[Example] = []
-    open_ = set(range(len(ordered)))
-    while len(picks) < k:
-        fitting = [i for i in sorted(open_) if left is None or cost[i] <= left]
-        if not fitting:
+    if k < 0 or max_tokens < 0:
+        raise ValueError("k and max_tokens must be 0 or more")
+    excluded = {_prompt_key(item) for item in exclude}
+    skipped: dict[str, int] = defaultdict(int)
+    candidates = []
+    for example in sorted(pool, key=lambda e: e.id):  # input order never matters: only ids and the seed do
+        if _prompt_key(example.prompt_messages) in excluded:
+            skipped["a test prompt"] += 1
+        elif example.metadata.get("holdout"):
+            skipped["held out (a test prompt from a review queue)"] += 1
+        else:
+            candidates.append(example)
+    chosen: list[Example] = []
+    shingles: list[tuple[frozenset[str], frozenset[str]]] = []
+    used = 0
+    for example in _interleaved(candidates, seed, stratify_by):
+        if len(chosen) == k:
             break
-        best = max(fitting, key=lambda i: (nearest[i], -i))  # ties: earlier in the seeded order
-        open_.discard(best)
-        picks.append(ordered[best])
-        if left is not None:
-            left -= cost[best]
-        for i in open_:
-            nearest[i] = min(nearest[i], _distance(words[ordered[i].id], words[ordered[best].id]))
-    return picks
+        prompt, answer = _shingles(_user_text(example)), _shingles(example.completion)
+        if any(
+            jaccard(prompt, other_prompt) >= threshold or jaccard(answer, other_answer) >= threshold
+            for other_prompt, other_answer in shingles
+        ):
+            skipped["near-duplicate of a chosen example"] += 1
+            continue
+        tokens = sum(count_tokens(m.content) for m in example.messages if m.role != "system")
+        if used + tokens > max_tokens:
+            skipped["over the token budget"] += 1
+            continue
+        chosen.append(example)
+        shingles.append((prompt, answer))
+        used += tokens
+    return FewShot(chosen, used, k, max_tokens, seed, stratify_by, len(candidates), dict(skipped))
 
 
-def few_shot_turns(examples: Sequence[Example]) -> list[dict[str, str]]:
-    """The examples' user and assistant turns, one example after another; their system turns are left out
-    (the prompt they go into has its own).
-
-    >>> few_shot_turns([Example.from_prompt_completion("2+2?", "4", system="Be brief.")])
-    [{'role': 'user', 'content': '2+2?'}, {'role': 'assistant', 'content': '4'}]
-    """
-    return [message.to_dict() for example in examples for message in example.messages if message.role != "system"]
+def fewshot_turns(examples: Iterable[Example]) -> list[dict[str, str]]:
+    """The examples as alternating user/assistant turns, their own system turns left out (the caller's system
+    prompt comes first, once)."""
+    return [m.to_dict() for example in examples for m in example.messages if m.role != "system"]
 
 
-def _seeded_rank(seed: int, example_id: str) -> str:
-    return hashlib.sha256(f"{seed}\0{example_id}".encode()).hexdigest()
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    """|a ∩ b| / |a ∪ b|; two empty sets are the same text (1.0)."""
+    if not a and not b:
+        return 1.0
+    return len(a & b) / len(a | b)
 
 
-def _words(example: Example) -> frozenset[str]:
-    return frozenset(WORD.findall(" ".join(message.content for message in example.messages).lower()))
+def _shingles(text: str) -> frozenset[str]:
+    key = duplicate_key(text)
+    if len(key) <= SHINGLE_CHARS:
+        return frozenset([key]) if key else frozenset()
+    return frozenset(key[i : i + SHINGLE_CHARS] for i in range(len(key) - SHINGLE_CHARS + 1))
 
 
-def _distance(a: frozenset[str], b: frozenset[str]) -> float:
-    """Jaccard distance: 0 for the same words, 1 for none in common (two empty texts: 0)."""
-    union = len(a | b)
-    return 1.0 - len(a & b) / union if union else 0.0
+def _user_text(example: Example) -> str:
+    return "\n".join(m.content for m in example.prompt_messages if m.role == "user")
+
+
+def _prompt_key(item: Sequence[Mapping[str, str]] | str) -> str:
+    """A prompt as compared with the test prompts: its user turns, folded as exact duplicates are."""
+    if isinstance(item, str):
+        return duplicate_key(item)
+    turns = [m.to_dict() if hasattr(m, "to_dict") else m for m in item]
+    return duplicate_key("\n".join(t["content"] for t in turns if t["role"] == "user"))
+
+
+def _interleaved(candidates: list[Example], seed: int, stratify_by: str | None) -> list[Example]:
+    """The candidates shuffled with `seed`; with a stratum key, strata take turns (largest first, then by name)."""
+    rng = random.Random(seed)
+    order = list(candidates)
+    rng.shuffle(order)
+    if not stratify_by:
+        return order
+    strata: dict[str, list[Example]] = defaultdict(list)
+    for example in order:
+        strata[str(example.metadata.get(stratify_by, "(none)"))].append(example)
+    queues = [strata[name] for name in sorted(strata, key=lambda name: (-len(strata[name]), name))]
+    result = []
+    for turn in range(max((len(q) for q in queues), default=0)):
+        result += [queue[turn] for queue in queues if turn < len(queue)]
+    return result

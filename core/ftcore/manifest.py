@@ -153,6 +153,25 @@ def load_split(folder: str | os.PathLike, split: str) -> list[Example]:
     return examples
 
 
+def load_split_with_metadata(folder: str | os.PathLike, split: str) -> list[Example]:
+    """`load_split` with each example's metadata (source, row, review, the strata key): the split JSONL files carry
+    messages only, the export's Parquet copy (`parquet/<split>.parquet`, its sha256 in the manifest) carries the
+    metadata. Without an intact Parquet copy the metadata is empty.
+
+    Usage:
+        train = load_split_with_metadata("exports/v3", "train")
+    """
+    import pyarrow.parquet as pq
+
+    manifest = ExportManifest.read(folder)
+    examples = load_split(folder, split)
+    parquet = Path(folder) / "parquet" / f"{split}.parquet"
+    metadata: dict[str, dict[str, Any]] = {}
+    if parquet.is_file() and manifest.files.get(f"parquet/{split}.parquet") == sha256_file(parquet):
+        metadata = {row["id"]: json.loads(row["metadata"]) for row in pq.read_table(parquet).to_pylist()}
+    return [Example(e.id, e.messages, metadata.get(e.id, {})) for e in examples]
+
+
 def _check_fields(raw: dict, cls: type, source: str, prefix: str) -> None:
     known = {f.name for f in dataclasses.fields(cls)}
     required = {

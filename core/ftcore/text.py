@@ -12,6 +12,8 @@ text in an order other than the one it has. `escape_invisible` writes each of th
 
 from __future__ import annotations
 
+import unicodedata
+
 # C0 and C1 controls and DEL; the Arabic letter mark, left-to-right and right-to-left marks; the line and paragraph
 # separators; bidi embeddings, overrides and isolates.
 _INVISIBLE = [
@@ -37,3 +39,14 @@ def escape_invisible(text: str, keep_line_breaks: bool = False) -> str:
     without, the text stays on one line (an error message).
     """
     return text.translate(_LINES_KEPT if keep_line_breaks else _ONE_LINE)
+
+
+def duplicate_key(text: str) -> str:
+    """The form two texts share when they are exact duplicates: NFKC, casefolded, whitespace collapsed.
+
+    >>> duplicate_key("  Ｗhat is\\n2+2?\\u00a0 ")
+    'what is 2+2?'
+    """
+    # NFKC folds compatibility forms (full-width letters, ligatures, non-breaking spaces) that a
+    # copy-paste introduces; str.split() without arguments splits on every Unicode whitespace run.
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())

@@ -52,20 +52,13 @@ from ftcore.answer_cache import CACHE_FILE, AnswerCache, request_key
 from ftcore.endpoint import EndpointGenerator
 from ftcore.errors import FtdataError
 from ftcore.example import Example, InvalidExample, Message
-from ftcore.fewshot import estimate_tokens, few_shot_turns, select_examples
+from ftcore.fewshot import approximate_tokens, choose_fewshot, fewshot_turns
 from ftcore.generate import Answer, Candidate, Sampling, TransformersGenerator
+from ftcore.importers import _json_or_issue
 from ftcore.models import ModelSource
 from ftcore.style import StyleSpec
 from ftdata.guidelines import describe_check
-from ftdata.importers import (
-    ColumnMap,
-    Format,
-    _display_path,
-    _json_or_issue,
-    detect_format,
-    read_rows,
-    row_to_example,
-)
+from ftdata.importers import ColumnMap, Format, _display_path, detect_format, read_rows, row_to_example
 from ftdata.origin import DRAFTED, ORIGIN_KEY
 from ftdata.project import DraftConfig, Project
 from ftdata.review import guidelines_text
@@ -305,11 +298,12 @@ def drafting_conversation(instructions: str, shots: Sequence[Example], prompt: P
     turns = [m.to_dict() for m in own]
     if prompt.answer is not None:
         turns[-1] = {"role": "user", "content": f"{turns[-1]['content']}\n\n---\n{IMPROVE_NOTE}\n{prompt.answer}"}
-    return [{"role": "system", "content": system}, *few_shot_turns(shots), *turns]
+    return [{"role": "system", "content": system}, *fewshot_turns(shots), *turns]
 
 
-def choose_shots(project: Project, spec: StyleSpec | None, count_tokens: Callable[[Example], int] | None = None):
-    """`draft.shots` few-shot examples and where they came from (see the module's docstring for the rule)."""
+def choose_shots(project: Project, spec: StyleSpec | None, count_tokens: Callable[[str], int] | None = None):
+    """`draft.shots` few-shot examples and where they came from (see the module's docstring for the rule);
+    `count_tokens` counts a turn's tokens for the budget (None: about 4 characters a token)."""
     from ftdata.export import drafting_pool  # export reads snapshots and applies the review's consensus
 
     config = project.config.draft
@@ -320,21 +314,23 @@ def choose_shots(project: Project, spec: StyleSpec | None, count_tokens: Callabl
     def passes(example: Example) -> bool:
         return spec is None or all(r.passed for r in spec.evaluate(example.completion).values())
 
-    count = count_tokens or estimate_tokens
+    count = count_tokens or approximate_tokens
     seed = config.seed or 0
-    shots = select_examples(
-        [e for e in accepted if passes(e)], config.shots, seed=seed, token_budget=config.shot_tokens, count_tokens=count
+    first = choose_fewshot(
+        [e for e in accepted if passes(e)], config.shots, config.shot_tokens, seed, count_tokens=count
     )
+    shots = list(first.examples)
     sources = [f"{len(shots)} accepted in snapshot {snapshot_id}"] if shots else []
     if len(shots) < config.shots:
-        more = select_examples(
+        # The team's own examples fill up, never with a prompt already shown.
+        more = choose_fewshot(
             [e for e in human if passes(e)],
             config.shots - len(shots),
-            seed=seed,
-            token_budget=config.shot_tokens - sum(count(e) for e in shots),
+            config.shot_tokens - first.tokens,
+            seed,
+            exclude=[shot.prompt_messages for shot in shots],
             count_tokens=count,
-            already=shots,
-        )
+        ).examples
         shots += more
         if more:
             sources.append(f"{len(more)} human-written from the store")
@@ -638,8 +634,8 @@ class _Drafter:
             assert config.model is not None
             self.local = _CachedLocal(config.model, config.sampling, config.batch_size, self.cache_dir)
 
-    def shot_tokens(self) -> Callable[[Example], int] | None:
-        """How to count a few-shot example's tokens: a local model's tokenizer (None: estimate)."""
+    def shot_tokens(self) -> Callable[[str], int] | None:
+        """How to count a few-shot turn's tokens: a local model's tokenizer (None: estimate)."""
         return self.local.count_tokens if self.local is not None else None
 
     def complete(self, conversations: list[list[dict[str, str]]], progress: Callable[[int], None] | None):
@@ -743,16 +739,13 @@ class _CachedLocal:
             self._tokenizer = load_tokenizer(self.source, "draft.model")
         return self._tokenizer
 
-    def count_tokens(self, example: Example) -> int:
-        """A few-shot example's turns as the model's tokenizer counts them (chat markup included)."""
-        return self._tokens(few_shot_turns([example]), generation_prompt=False)
+    def count_tokens(self, text: str) -> int:
+        """A few-shot turn's text as the model's tokenizer counts it."""
+        return len(self.tokenizer()(text, add_special_tokens=False)["input_ids"])
 
     def count_prompt_tokens(self, conversation: list[dict[str, str]]) -> int:
-        return self._tokens(conversation, generation_prompt=True)
-
-    def _tokens(self, turns: list[dict[str, str]], generation_prompt: bool) -> int:
         tokenizer = self.tokenizer()
-        text = tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=generation_prompt)
+        text = tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])  # as TransformersGenerator counts
 
     def complete(self, conversations: list[list[dict[str, str]]], progress: Callable[[int], None] | None):
@@ -768,7 +761,7 @@ class _CachedLocal:
             batch = missing[start : start + self.batch_size]
             generated = self.generator().complete([conversations[i] for i in batch])
             for i, answer in zip(batch, generated, strict=True):
-                (lambda *a: None)(keys[i], self.identity, {"messages": conversations[i]}, _answer_to_cache(answer))
+                self.cache().put(keys[i], self.identity, {"messages": conversations[i]}, _answer_to_cache(answer))
                 answers[i] = answer
             self.stats.requests += len(batch)
             if progress is not None:

@@ -11,13 +11,14 @@ that also sits in train (or nearly so) makes evaluation measure recall instead o
 from __future__ import annotations
 
 import itertools
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
 from rensa import RMinHash
+
+from ftcore.text import duplicate_key  # in the core: few-shot selection (ftcore.fewshot) uses it too
 
 # Character 5-grams of the duplicate key, chosen on GSM8K with 1-5 planted edits per copy
 # (`python bench/near_duplicates.py --n 10000 --shingle-study`, exact Jaccard): 99% of copies stay at
@@ -40,17 +41,6 @@ MAX_BUCKET_NEIGHBOURS = 32
 _PAD = np.uint32(0xFFFFFFFF)  # not a Unicode code point, so padding never matches text
 # Fixed random odd multipliers, one per position in a shingle (odd: invertible modulo 2**64).
 _POSITION_MULTIPLIERS = np.random.default_rng(SEED).integers(0, 2**64, SHINGLE_CHARS, np.uint64) | np.uint64(1)
-
-
-def duplicate_key(text: str) -> str:
-    """The form two texts share when they are exact duplicates: NFKC, casefolded, whitespace collapsed.
-
-    >>> duplicate_key("  Ｗhat is\\n2+2?\\u00a0 ")
-    'what is 2+2?'
-    """
-    # NFKC folds compatibility forms (full-width letters, ligatures, non-breaking spaces) that a
-    # copy-paste introduces; str.split() without arguments splits on every Unicode whitespace run.
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 def exact_duplicate_groups(items: Iterable[tuple[str, str]]) -> list[list[str]]:

@@ -47,7 +47,7 @@ from ftcore.atomic import atomic_write, describe_os_error, sha256_file
 from ftcore.config import write_config
 from ftcore.errors import FtdataError
 from ftcore.example import Example, normalise_content
-from ftcore.manifest import ExportManifest, SplitFile, load_split
+from ftcore.manifest import ExportManifest, SplitFile, load_split_with_metadata
 from ftcore.style import StyleSpec
 from ftdata.duplicates import cross_split_leaks, near_duplicate_clusters
 from ftdata.lint import answer_text, lint_snapshot, prompt_text
@@ -320,19 +320,7 @@ def _record_last_export(project: Project, folder: Path, manifest: ExportManifest
 def load_export(folder: str | os.PathLike) -> dict[str, list[Example]]:
     """An export's splits with each example's metadata (source, row, review), every file checked against the
     manifest first: the split JSONL files carry messages only, the Parquet copies carry the metadata."""
-    import pyarrow.parquet as pq
-
-    manifest = ExportManifest.read(folder)
-    splits = {}
-    for name in manifest.splits:
-        examples = load_split(folder, name)
-        parquet = Path(folder) / "parquet" / f"{name}.parquet"
-        recorded = manifest.files.get(f"parquet/{name}.parquet")
-        metadata: dict[str, dict[str, Any]] = {}
-        if parquet.is_file() and recorded == sha256_file(parquet):
-            metadata = {row["id"]: json.loads(row["metadata"]) for row in pq.read_table(parquet).to_pylist()}
-        splits[name] = [Example(e.id, e.messages, metadata.get(e.id, {})) for e in examples]
-    return splits
+    return {name: load_split_with_metadata(folder, name) for name in ExportManifest.read(folder).splits}
 
 
 def near_duplicate_groups(examples: Sequence[Example], threshold: float) -> list[list[str]]:

@@ -46,16 +46,29 @@ def run(config_path: Path, overrides: tuple[str, ...], as_json: bool) -> None:
 
 def _print_results(console: Console, results) -> None:
     contestants = results.contestants
-    metrics = ["strict", *(f"pass_rate/{c['id']}" for c in results.style_checks), "rougeL", "exact_match", "loss"]
-    table = Table("metric", *contestants, box=None)
+    metrics = ["strict", *(f"pass_rate/{c['id']}" for c in results.style_checks), "ifeval/inst_level_strict_acc"]
+    metrics += ["rougeL", "exact_match", "loss"]
+    table = Table("metric", *(escape(name) for name in contestants), box=None)
     for metric in metrics:
-        table.add_row(metric, *(f"{contestants[name].scores[metric]:.3f}" for name in contestants))
+        cells = [_cell(contestant, metric) for contestant in contestants.values()]
+        if any(cell != "–" for cell in cells):
+            table.add_row(metric, *cells)
     table.add_row("tokens/s", *(f"{c.generation['tokens_per_second']:.0f}" for c in contestants.values()))
-    console.print(f"{results.data.n} test examples of {results.data.dataset}")
+    currency = results.cost.get("currency", "USD")
+    per_1k = [c.cost.get("per_1k_answers") for c in contestants.values()]
+    table.add_row(f"{currency}/1k answers", *("–" if v is None else f"{v:.4g}" for v in per_1k))
+    console.print(f"{results.data.n} test prompts of {results.data.dataset} ({results.data.kind})")
     console.print(table)
     for warning in results.warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}")
     console.print(f"[bold]Verdict.[/] {escape(results.verdict)}")
+
+
+def _cell(contestant, metric: str) -> str:
+    if metric in contestant.not_applicable:
+        return "n/a"
+    value = contestant.scores.get(metric)
+    return "–" if value is None else f"{value:.3f}"
 
 
 @main.command()
@@ -73,7 +86,14 @@ def report(folder: Path) -> None:
 @click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--max-drop", default=0.02, show_default=True, help="Allowed worsening of any metric.")
 @click.option("--threshold", "thresholds", multiple=True, metavar="METRIC=DROP", help="Allowed drop for one metric.")
-@click.option("--contestant", "contestants", multiple=True, default=("finetuned",), show_default=True)
+@click.option(
+    "--contestant",
+    "contestants",
+    multiple=True,
+    default=("finetuned",),
+    show_default=True,
+    help="A contestant to compare (repeatable; endpoint contestants by their name); 'all': every one in both.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON on stdout.")
 def compare(old: Path, new: Path, max_drop: float, thresholds, contestants, as_json: bool) -> None:
     """The regression table between two results.json files; exit 1 on a regression beyond the thresholds."""

@@ -57,8 +57,10 @@ def compare(
     thresholds: dict[str, float] | None = None,
     contestants: tuple[str, ...] = ("finetuned",),
 ) -> list[Change]:
-    """Every metric of `contestants` present in both; `thresholds` sets an allowed drop per metric."""
+    """Every metric of `contestants` present in both; `thresholds` sets an allowed drop per metric. `("all",)`:
+    every contestant in both results (base+fewshot and the endpoint contestants included)."""
     old, new = Results.from_dict(old, "old results"), Results.from_dict(new, "new results")
+    contestants = _named(contestants, old, new)
     directions = new.directions()
     changes = []
     for contestant in contestants:
@@ -74,3 +76,10 @@ def compare(
     if not changes:
         raise ResultsError(f"nothing to compare: no contestant among {', '.join(contestants)} in both results")
     return changes
+
+
+def _named(contestants: tuple[str, ...], old: Results, new: Results) -> tuple[str, ...]:
+    """`all` expanded to every contestant of both results, in the new results' order."""
+    if "all" not in contestants:
+        return contestants
+    return tuple(name for name in new.contestants if name in old.contestants)

@@ -33,6 +33,16 @@ class IFEvalError(FtdataError):
     """An IFEval-format row or file that fteval cannot score: unknown instruction, bad kwargs, malformed JSONL."""
 
 
+class UnsupportedInstruction(IFEvalError):
+    """An instruction of IFEval's own that fteval does not check (skipped when loading a file, unless asked not to).
+
+    `instructions`: the ids of the instructions concerned (one, or every one of a row that has no other)."""
+
+    def __init__(self, message: str, instructions: Sequence[str] = ()):
+        super().__init__(message)
+        self.instructions = list(instructions)
+
+
 # The kwargs of each instruction are the mapping function's keyword-only parameters, all required: lm-eval picks a
 # random value for a missing one, fteval refuses.
 _MAPPINGS: dict[str, Callable[..., list[dict[str, Any]]]] = {}
@@ -63,6 +73,14 @@ def _keywords_forbidden(*, forbidden_words):
 
 @_maps("keywords:letter_frequency")
 def _keywords_letter_frequency(*, letter, let_frequency, let_relation):
+    if isinstance(letter, str) and len(letter.strip()) == 1 and not letter.strip().isalpha():
+        # IFEval's file asks for '#' and '!' (keys 1122, 1129, ...); lm-eval's verifier counts letters a-z only and
+        # swaps anything else for a random letter, so its verdict on these is a coin toss: nothing to agree with.
+        raise UnsupportedInstruction(
+            f"keywords:letter_frequency: {letter.strip()!r} is not a letter (IFEval's verifier scores a random letter "
+            "instead)",
+            ["keywords:letter_frequency"],
+        )
     return [{"check": "letters:count", "letter": letter.strip(), "relation": let_relation, "count": let_frequency}]
 
 
@@ -200,9 +218,17 @@ def checks_for_instruction(instruction_id: str, kwargs: Mapping[str, Any]) -> li
     """
     if not isinstance(instruction_id, str) or not isinstance(kwargs, Mapping):
         raise IFEvalError(f"{instruction_id!r}: an instruction id must be a string, its kwargs a mapping")
+    if instruction_id in UNSUPPORTED_INSTRUCTIONS:
+        raise UnsupportedInstruction(
+            f"{instruction_id}: unsupported: {UNSUPPORTED_INSTRUCTIONS[instruction_id]}", [instruction_id]
+        )
     if instruction_id not in _MAPPINGS:
-        why = UNSUPPORTED_INSTRUCTIONS.get(instruction_id, "not an IFEval instruction id")
-        raise IFEvalError(f"{instruction_id}: unsupported: {why}. Supported: {', '.join(SUPPORTED_INSTRUCTIONS)}")
+        # The supported ids are a list of 24: named once in the docs (fteval.ifeval.SUPPORTED_INSTRUCTIONS), not in
+        # every line of a file's errors.
+        raise IFEvalError(
+            f"{instruction_id}: unknown instruction id (not one of IFEval's {len(SUPPORTED_INSTRUCTIONS)} supported "
+            "ones: fteval.ifeval.SUPPORTED_INSTRUCTIONS)"
+        )
     mapping = _MAPPINGS[instruction_id]
     given = {key: value for key, value in kwargs.items() if value}
     expected = list(inspect.signature(mapping).parameters)
@@ -231,9 +257,12 @@ class IFEvalPrompt:
     instruction_ids: tuple[str, ...]
     spec: StyleSpec
     check_ids: tuple[tuple[str, ...], ...]  # check_ids[i]: the checks that verify instruction_ids[i]
+    skipped: tuple[str, ...] = ()  # the ids of unsupported instructions left out (UnsupportedInstruction)
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any], where: str = "<row>") -> IFEvalPrompt:
+    def from_row(cls, row: Mapping[str, Any], where: str = "<row>", skip_unsupported: bool = False) -> IFEvalPrompt:
+        """One row, checked. `skip_unsupported`: an instruction fteval does not check (UnsupportedInstruction) is
+        left out and recorded in `skipped` rather than refused; a row left with none raises UnsupportedInstruction."""
         missing = [field for field in ("key", "prompt", "instruction_id_list", "kwargs") if field not in row]
         if missing:
             raise IFEvalError(f"{where}: missing field {missing[0]!r}")
@@ -244,27 +273,53 @@ class IFEvalPrompt:
             raise IFEvalError(f"{where}: {len(instruction_ids)} instruction ids but {len(all_kwargs)} kwargs")
         entries: list[dict[str, Any]] = []
         check_ids: list[tuple[str, ...]] = []
+        kept: list[str] = []
+        skipped: list[str] = []
+        reasons: list[str] = []
         for index, (instruction_id, kwargs) in enumerate(zip(instruction_ids, all_kwargs, strict=True)):
             try:
                 checks = checks_for_instruction(instruction_id, kwargs or {})
+            except UnsupportedInstruction as error:
+                if not skip_unsupported:
+                    raise UnsupportedInstruction(f"{where}: {error}", error.instructions) from None
+                skipped.append(instruction_id)
+                reasons.append(str(error))
+                continue
             except IFEvalError as error:
                 raise IFEvalError(f"{where}: {error}") from None
+            kept.append(instruction_id)
             # Check ids name the instruction, so results read like IFEval's.
             base = instruction_id if instruction_ids.count(instruction_id) == 1 else f"{instruction_id}#{index + 1}"
             ids = [base] if len(checks) == 1 else [f"{base}/{check['check']}" for check in checks]
             entries += [{**check, "id": check_id} for check, check_id in zip(checks, ids, strict=True)]
             check_ids.append(tuple(ids))
         if not entries:
+            if skipped:
+                raise UnsupportedInstruction(f"{where}: no instruction fteval checks: {'; '.join(reasons)}", skipped)
             raise IFEvalError(f"{where}: no instructions")
         spec = StyleSpec.from_dict({"name": f"ifeval:{row['key']}", "checks": entries}, source=where)
-        return cls(row["key"], str(row["prompt"]), tuple(instruction_ids), spec, tuple(check_ids))
+        return cls(row["key"], str(row["prompt"]), tuple(kept), spec, tuple(check_ids), tuple(skipped))
 
     def follows(self, answer: str) -> list[bool]:
         """Whether `answer` follows each instruction, in order (IFEval strict: an empty answer follows none)."""
+        return [reason is None for reason in self.reasons(answer)]
+
+    def failed(self, answer: str) -> dict[str, str]:
+        """The instructions `answer` does not follow, each with why: {instruction id (#n when repeated): reason}."""
+        ids = self.instruction_ids
+        names = [i if ids.count(i) == 1 else f"{i}#{n + 1}" for n, i in enumerate(ids)]
+        return {name: reason for name, reason in zip(names, self.reasons(answer), strict=True) if reason is not None}
+
+    def reasons(self, answer: str) -> list[str | None]:
+        """For each instruction in order: None when `answer` follows it, else why not (the failing check's detail)."""
         if not answer.strip():
-            return [False] * len(self.instruction_ids)
+            return ["empty answer"] * len(self.instruction_ids)
         results = self.spec.evaluate(answer)
-        return [all(results[check_id].passed for check_id in ids) for ids in self.check_ids]
+        found: list[str | None] = []
+        for ids in self.check_ids:
+            failing = [results[check_id] for check_id in ids if not results[check_id].passed]
+            found.append(None if not failing else (failing[0].detail or "not followed"))
+        return found
 
 
 def spec_from_ifeval(row: Mapping[str, Any]) -> StyleSpec:
@@ -278,18 +333,52 @@ def spec_from_ifeval(row: Mapping[str, Any]) -> StyleSpec:
     return IFEvalPrompt.from_row(row).spec
 
 
-def load_ifeval_prompts(path: str | os.PathLike) -> list[IFEvalPrompt]:
+class IFEvalPrompts(list):
+    """The prompts of an IFEval-format file (a list of IFEvalPrompt), with what loading left out."""
+
+    def __init__(self, prompts: Sequence[IFEvalPrompt] = (), dropped: Sequence[UnsupportedInstruction] = ()):
+        super().__init__(prompts)
+        self.dropped = list(dropped)  # rows with no instruction fteval checks, not scored
+
+    @property
+    def skipped_instructions(self) -> dict[str, int]:
+        """Instruction id -> how many of its instances were left out (in kept prompts and dropped ones)."""
+        counts: dict[str, int] = {}
+        for instruction_id in [i for p in self for i in p.skipped] + [i for d in self.dropped for i in d.instructions]:
+            counts[instruction_id] = counts.get(instruction_id, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def summary(self) -> str:
+        """What was left out, in one line: 'N unsupported instruction(s) skipped (id count, ...); M prompt(s) ...'."""
+        skipped = self.skipped_instructions
+        if not skipped:
+            return "every instruction is checked"
+        counts = ", ".join(f"{name} {count}" for name, count in skipped.items())
+        text = f"{sum(skipped.values())} unsupported instruction(s) skipped ({counts})"
+        if self.dropped:
+            text += f"; {len(self.dropped)} prompt(s) with no other instruction not scored"
+        return text
+
+
+def load_ifeval_prompts(path: str | os.PathLike, unsupported: str = "skip") -> IFEvalPrompts:
     """Every row of an IFEval-format JSONL file (`key`, `prompt`, `instruction_id_list`, `kwargs`), checked.
 
+    `unsupported="skip"` (the default) leaves out the instructions fteval does not check (`UNSUPPORTED_INSTRUCTIONS`,
+    and a letter_frequency of a character that is not a letter), counted in the result (`skipped_instructions`,
+    `summary()`); a prompt left with none is not scored. `unsupported="error"` refuses them like any bad line.
     Raises IFEvalError listing every bad line (unknown instruction, bad kwargs, broken JSON), not just the first.
     """
+    if unsupported not in ("skip", "error"):
+        raise ValueError(f"unsupported: 'skip' or 'error', got {unsupported!r}")
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
         raise IFEvalError(f"{path}: cannot read: {error}") from None
     prompts: list[IFEvalPrompt] = []
+    dropped: list[UnsupportedInstruction] = []
     problems: list[str] = []
+    unsupported_found = 0
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -298,16 +387,24 @@ def load_ifeval_prompts(path: str | os.PathLike) -> list[IFEvalPrompt]:
             row = json.loads(line)
             if not isinstance(row, dict):
                 raise IFEvalError(f"{where}: not a JSON object")
-            prompts.append(IFEvalPrompt.from_row(row, where))
+            prompts.append(IFEvalPrompt.from_row(row, where, skip_unsupported=unsupported == "skip"))
+        except UnsupportedInstruction as error:
+            if unsupported == "skip":
+                dropped.append(error)
+            else:
+                problems.append(str(error))
+                unsupported_found += 1
         except json.JSONDecodeError as error:
             problems.append(f"{where}: not JSON: {error.msg}")
         except IFEvalError as error:
             problems.append(str(error))
     if problems:
-        raise IFEvalError(f"{len(problems)} problem(s):\n" + "\n".join(problems))
+        hint = " (to leave unsupported instructions out instead: ifeval_unsupported: skip)" if unsupported_found else ""
+        raise IFEvalError(f"{len(problems)} problem(s){hint}:\n" + "\n".join(problems))
     if not prompts:
-        raise IFEvalError(f"{path}: no prompts")
-    return prompts
+        found = f": {len(dropped)} with only unsupported instructions" if dropped else ""
+        raise IFEvalError(f"{path}: no prompts fteval can score{found}")
+    return IFEvalPrompts(prompts, dropped)
 
 
 def score_ifeval(rows: Sequence[IFEvalPrompt | Mapping[str, Any]], answers: Sequence[str]) -> dict[str, Any]:
@@ -331,13 +428,16 @@ def score_ifeval(rows: Sequence[IFEvalPrompt | Mapping[str, Any]], answers: Sequ
     per_prompt = []
     by_instruction: dict[str, list[bool]] = {}
     for prompt, answer in zip(prompts, answers, strict=True):
-        followed = prompt.follows(answer)
+        reasons = prompt.reasons(answer)
+        followed = [reason is None for reason in reasons]
         per_prompt.append(
             {
                 "key": prompt.key,
                 "instruction_id_list": list(prompt.instruction_ids),
                 "follow_all_instructions": all(followed),
                 "follow_instruction_list": followed,
+                # why each instruction not followed failed, by its position in instruction_id_list
+                "reasons": {str(i): reason for i, reason in enumerate(reasons) if reason is not None},
             }
         )
         for instruction_id, ok in zip(prompt.instruction_ids, followed, strict=True):

@@ -107,6 +107,21 @@ def paired_bootstrap_interval(differences: np.ndarray, resamples: int = RESAMPLE
     return float(low), float(high)
 
 
+def wilson_interval(passed: int, n: int) -> tuple[float, float]:
+    """95 % Wilson score interval of a pass rate `passed / n` (one contestant alone; a comparison of two is paired).
+
+    >>> [round(x, 4) for x in wilson_interval(8, 10)]
+    [0.4902, 0.9433]
+    """
+    if n == 0:
+        return 0.0, 1.0
+    z = 1.959963984540054  # the standard normal's 97.5 % quantile
+    rate = passed / n
+    centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
 def mcnemar_exact(only_contestant: int, only_baseline: int) -> float:
     """Two-sided exact McNemar p-value: a binomial test of the discordant pairs against 1/2."""
     from scipy.stats import binomtest
@@ -117,7 +132,8 @@ def mcnemar_exact(only_contestant: int, only_baseline: int) -> float:
     return float(binomtest(only_contestant, discordant, 0.5).pvalue)
 
 
-# Which contestant is measured against which: the fine-tune must beat the prompted base model first of all.
+# Which contestant is measured against which, when no other list is given: the fine-tune must beat the prompted
+# base model first of all.
 PAIRS = (
     ("base+prompt", "finetuned"),
     ("base", "finetuned"),
@@ -126,12 +142,28 @@ PAIRS = (
 )
 
 
+def comparison_pairs(names: Sequence[str], prompting: Sequence[str]) -> list[tuple[str, str]]:
+    """(baseline, contestant) pairs for the contestants `names`, `prompting` being the prompting ones: the fine-tune
+    against each prompting contestant (the verdict takes the best), the base model, `previous` and every other
+    contestant (an endpoint serving the adapter, say); and each prompting contestant against the base model."""
+    pairs: list[tuple[str, str]] = []
+    if "finetuned" in names:
+        pairs += [(name, "finetuned") for name in prompting]
+        pairs += [(name, "finetuned") for name in ("base", "previous") if name in names]
+        pairs += [(name, "finetuned") for name in names if name not in (*prompting, "base", "previous", "finetuned")]
+    if "base" in names:
+        pairs += [("base", name) for name in prompting]
+    return pairs
+
+
 def compare_contestants(
-    per_example: dict[str, dict[str, Sequence[float]]], directions: dict[str, bool]
+    per_example: dict[str, dict[str, Sequence[float]]],
+    directions: dict[str, bool],
+    pairs: Sequence[tuple[str, str]] = PAIRS,
 ) -> list[PairedComparison]:
-    """Every metric of every pair in PAIRS present in `per_example` (contestant -> metric -> values)."""
+    """Every metric of every pair in `pairs` present in `per_example` (contestant -> metric -> values)."""
     comparisons = []
-    for baseline, contestant in PAIRS:
+    for baseline, contestant in pairs:
         if baseline not in per_example or contestant not in per_example:
             continue
         for metric, values in per_example[contestant].items():

@@ -1,8 +1,9 @@
 """`fteval report`: results people would rather look at than read — report.md and a self-contained report.html.
 
-Plots (embedded in the HTML as PNG data, saved beside the Markdown): each style check's pass rate
-by contestant, and the answers' length distributions. Tables: the scores with their direction, and
-the failing answers, each with the checks it broke. Both files are Jinja2 templates (fteval/templates/) filled from
+Plots (embedded in the HTML as PNG data, saved beside the Markdown): pass rate against cost per 1,000 answers,
+each style check's pass rate by contestant, and the answers' length distributions. Tables: the contestants (pass
+rate with its 95 % interval, cost per 1,000 answers), the scores with their direction, and the failing answers,
+each with the checks it broke. Both files are Jinja2 templates (fteval/templates/) filled from
 one context built from the results: the HTML one autoescaped, the Markdown one with every answer in a fence that no
 line of it can close. Model output is untrusted text.
 
@@ -38,7 +39,11 @@ def write_report(folder: str | os.PathLike) -> tuple[Path, Path]:
     folder = Path(folder)
     results = load_results(folder / "results.json")
     answers = {name: _read_answers(folder / "answers" / f"{name}.jsonl") for name in results["contestants"]}
-    plots = {"pass_rates": _pass_rate_plot(results), "lengths": _length_plot(answers)}
+    plots = {
+        "pass_rate_vs_cost": _cost_plot(results),
+        "pass_rates": _pass_rate_plot(results),
+        "lengths": _length_plot(answers),
+    }
     (folder / "plots").mkdir(exist_ok=True)
     for name, png in plots.items():
         with atomic_write(folder / "plots" / f"{name}.png", "wb") as handle:
@@ -59,8 +64,41 @@ def score_rows(results: Mapping[str, Any]) -> list[tuple[str, bool, dict[str, fl
     rows = []
     for metric in names:
         values = {c: contestants[c]["scores"].get(metric) for c in contestants}
-        if any(v is not None for v in values.values()):
+        not_applicable = any(metric in (contestants[c].get("not_applicable") or {}) for c in contestants)
+        if not_applicable or any(v is not None for v in values.values()):
             rows.append((metric, directions.get(metric, True), values))
+    return rows
+
+
+def contestant_rows(results: Mapping[str, Any]) -> list[dict[str, str]]:
+    """One row per contestant: what it is, its strict pass rate with a 95 % Wilson interval, its cost per 1,000
+    answers and how that was priced."""
+    from fteval.paired import wilson_interval
+
+    currency = (results.get("cost") or {}).get("currency", "USD")
+    prompting = set((results.get("settings") or {}).get("prompting") or [])
+    rows = []
+    for name, contestant in results["contestants"].items():
+        strict, n = contestant["scores"].get("strict"), contestant.get("n", 0)
+        if strict is None or not n:
+            rate = "–"
+        else:
+            low, high = wilson_interval(round(strict * n), n)
+            rate = f"{strict * 100:.1f} % ({low * 100:.1f}–{high * 100:.1f})"
+        cost = contestant.get("cost") or {}
+        per_1k = cost.get("per_1k_answers")
+        kind = contestant.get("kind", "local")
+        endpoint = contestant.get("endpoint") or {}
+        what = f"endpoint {endpoint.get('model', '')}".strip() if kind == "endpoint" else "local"
+        if name in prompting:
+            what += ", prompting"
+        rows.append({
+            "name": name,
+            "what": what,
+            "rate": rate,
+            "cost": "not priced" if per_1k is None else f"{per_1k:.4g} {currency}",
+            "basis": cost.get("basis", ""),
+        })  # fmt: skip
     return rows
 
 
@@ -86,6 +124,36 @@ def _figure_png(figure) -> bytes:
     return buffer.getvalue()
 
 
+def _cost_plot(results: Mapping[str, Any]) -> bytes:
+    """Strict pass rate (95 % Wilson interval) against cost per 1,000 answers, one point per contestant; a contestant
+    without a price sits at 0, drawn hollow and marked 'not priced'."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from fteval.paired import wilson_interval
+
+    currency = (results.get("cost") or {}).get("currency", "USD")
+    figure, axis = plt.subplots(figsize=(7, 4.5), dpi=110)
+    for name, contestant in results["contestants"].items():
+        strict, n = contestant["scores"].get("strict"), contestant.get("n", 0)
+        if strict is None or not n:
+            continue
+        low, high = wilson_interval(round(strict * n), n)
+        per_1k = (contestant.get("cost") or {}).get("per_1k_answers")
+        x = 0.0 if per_1k is None else per_1k
+        axis.errorbar([x], [strict], yerr=[[max(0.0, strict - low)], [max(0.0, high - strict)]], fmt="o", capsize=4,
+                      mfc="none" if per_1k is None else None)  # fmt: skip
+        axis.annotate(name + (" (not priced)" if per_1k is None else ""), (x, strict), textcoords="offset points",
+                      xytext=(6, 4), fontsize=8)  # fmt: skip
+    axis.set_ylim(-0.02, 1.02)
+    axis.set_xlabel(f"cost per 1,000 answers ({currency})")
+    axis.set_ylabel("strict pass rate (95 % interval)")
+    axis.set_title("Pass rate against cost (up and to the left is better)")
+    return _figure_png(figure)
+
+
 def _pass_rate_plot(results: Mapping[str, Any]) -> bytes:
     import matplotlib
 
@@ -94,6 +162,7 @@ def _pass_rate_plot(results: Mapping[str, Any]) -> bytes:
     import numpy as np
 
     checks = ["strict", *(f"pass_rate/{c['id']}" for c in results["style_checks"])]
+    checks += [m for m in ("ifeval/inst_level_strict_acc",) if m in results["metrics"]]
     contestants = list(results["contestants"])
     figure, axis = plt.subplots(figsize=(max(6, 1.6 * len(checks)), 4), dpi=110)
     width = 0.8 / max(1, len(contestants))
@@ -118,7 +187,7 @@ def _length_plot(answers: dict[str, list[dict[str, Any]]]) -> bytes:
     figure, axis = plt.subplots(figsize=(7, 4), dpi=110)
     lengths = {name: [len(a["answer"].split()) for a in rows] for name, rows in answers.items()}
     references = next((rows for rows in answers.values() if rows), [])
-    if references:
+    if references and all(a.get("reference") is not None for a in references):  # prompts without answers: none
         lengths["reference"] = [len(a["reference"].split()) for a in references]
     axis.boxplot(list(lengths.values()), tick_labels=list(lengths))
     axis.set_ylabel("words per answer")
@@ -172,7 +241,13 @@ def report_context(results: Mapping[str, Any], answers: Mapping[str, list[dict[s
     for metric, up, values in score_rows(results):
         present = [v for v in values.values() if v is not None]
         best = (max(present) if up else min(present)) if present else None
-        cells = [{"text": _fmt(values[c]), "best": values[c] is not None and values[c] == best} for c in contestants]
+        cells = [
+            {
+                "text": "n/a" if metric in (results["contestants"][c].get("not_applicable") or {}) else _fmt(values[c]),
+                "best": values[c] is not None and values[c] == best,
+            }
+            for c in contestants
+        ]
         scores.append({"metric": metric, "direction": "higher" if up else "lower", "cells": cells})
     sections = []
     for name in contestants:
@@ -187,6 +262,9 @@ def report_context(results: Mapping[str, Any], answers: Mapping[str, list[dict[s
         ]
         sections.append({"contestant": name, "failing": len(failing), "failures": failures})
     return {
+        "contestant_rows": contestant_rows(results),
+        "notes": list(results.get("warnings") or []),
+        "fewshot": _fewshot_line(results.get("fewshot")),
         "dataset": data["dataset"],
         "n": data["n"],
         "fingerprint": data["manifest_fingerprint"][:12],
@@ -199,6 +277,17 @@ def report_context(results: Mapping[str, Any], answers: Mapping[str, list[dict[s
         "comparisons": comparison_rows(results),
         "sections": sections,
     }
+
+
+def _fewshot_line(fewshot: Mapping[str, Any] | None) -> str:
+    if not fewshot:
+        return ""
+    ids = ", ".join(fewshot.get("ids") or []) or "none"
+    strata = f", strata {', '.join(fewshot['strata'])}" if fewshot.get("strata") else ""
+    return (
+        f"Few-shot examples (from {fewshot.get('source')}, train split, seed {fewshot.get('seed')}): {ids}"
+        f" ({fewshot.get('tokens')} tokens of {fewshot.get('max_tokens')}{strata})"
+    )
 
 
 def render_markdown(results: Mapping[str, Any], answers: Mapping[str, list[dict[str, Any]]]) -> str:

@@ -39,17 +39,24 @@ class Contestant:
     n: int = 0
     adapter: str | None = None  # the run folder whose adapter it is (none: the base model alone)
     generation: dict[str, Any] = field(default_factory=dict)  # backend, tokens/s, seconds, new tokens
+    kind: str = "local"  # local (a model loaded here) or endpoint (an OpenAI-compatible server)
+    prompting: bool = False  # a prompting contestant: base+prompt, base+fewshot, an endpoint marked baseline
+    cost: dict[str, Any] = field(default_factory=dict)  # fteval.cost: per 1,000 answers and how it was priced
+    not_applicable: dict[str, str] = field(default_factory=dict)  # metric -> why it was not scored (never a 0)
+    endpoint: dict[str, Any] | None = None  # base_url, model, requests sent and answers from the cache
 
 
 @dataclass
 class DataSource:
-    """The export scored: only its test split."""
+    """What was scored: an export's test split, a golden set or IFEval-format prompts."""
 
     folder: str = ""
     dataset: str = ""
-    manifest_fingerprint: str = ""
+    manifest_fingerprint: str = ""  # an export's manifest fingerprint; for a file, the sha256 of its content
     split: str = "test"
     n: int = 0
+    kind: str = "export"  # export | golden | ifeval
+    left_out: dict[str, int] = field(default_factory=dict)  # reason -> rows or instructions not scored
 
 
 @dataclass
@@ -66,6 +73,8 @@ class Results(JsonRecord):
     contestants: dict[str, Contestant] = field(default_factory=dict)
     comparisons: list[dict[str, Any]] = field(default_factory=list)  # paired statistics (fteval.paired)
     capability: dict[str, Any] = field(default_factory=dict)  # the lm-eval suite's scores and deltas
+    fewshot: dict[str, Any] | None = None  # the few-shot examples shown (ids, tokens, strata) and where from
+    cost: dict[str, Any] = field(default_factory=dict)  # currency, training cost, break-even (fteval.cost)
     verdict: str = ""
     warnings: list[str] = field(default_factory=list)  # e.g. a run evaluated on another export than its own
 

@@ -1,84 +1,85 @@
-"""Few-shot selection (ftcore.fewshot): the same examples whatever the pool's order, another draw per seed, spread over
-the pool, within the token budget, never one the prompt holds already."""
-
-import hashlib
-import random
-
-import pytest
+"""Few-shot selection (ftcore.fewshot): deterministic, seeded, diverse across near-duplicates, stratified, within a
+token budget, and never a test prompt."""
 
 from ftcore.example import Example
-from ftcore.fewshot import estimate_tokens, few_shot_turns, select_examples
+from ftcore.fewshot import _shingles, choose_fewshot, fewshot_turns, jaccard
 
 
-def qa(question, answer, system=None):
-    return Example.from_prompt_completion(question, answer, system=system)
+def example(prompt, answer, **metadata):
+    return Example.create([{"role": "system", "content": "House."}, {"role": "user", "content": prompt},
+                           {"role": "assistant", "content": answer}], metadata)  # fmt: skip
 
 
-# Three questions sharing every word but one (near-copies), and two unlike any other.
-APPLES = [qa(f"Tom has {n} apples and buys 2 more apples. How many apples has Tom?", str(n + 2)) for n in (3, 4, 5)]
-TRAIN = qa("A train leaves the station at nine and travels 120 km at 60 km/h. When does it arrive?", "11")
-PAINT = qa("Paint covers 9 square metres per litre; a wall is 27 square metres. Litres needed?", "3")
-POOL = [*APPLES, TRAIN, PAINT]
+def pool(rows):
+    return [example(f"Question {i}: how many apples has person {i}?", f"Answer {i}: {i * 7} apples.") for i in rows]
 
 
-def seeded_first(pool, seed):
-    """The rule for the first pick, by hand: the smallest sha256 of "<seed>\\0<id>"."""
-    return min(pool, key=lambda e: hashlib.sha256(f"{seed}\0{e.id}".encode()).hexdigest())
+def test_the_same_pool_settings_and_seed_give_the_same_examples_whatever_the_order():
+    examples = pool(range(40))
+    first = choose_fewshot(examples, k=4, max_tokens=1000, seed=3)
+    again = choose_fewshot(list(reversed(examples)), k=4, max_tokens=1000, seed=3)
+    other = choose_fewshot(examples, k=4, max_tokens=1000, seed=4)
+    assert [e.id for e in first.examples] == [e.id for e in again.examples] and len(first.examples) == 4
+    assert [e.id for e in other.examples] != [e.id for e in first.examples]
 
 
-def test_the_same_examples_whatever_the_pools_order():
-    chosen = select_examples(POOL, 3, seed=4)
-    for attempt in range(5):
-        shuffled = POOL[:]
-        random.Random(attempt).shuffle(shuffled)
-        assert select_examples(shuffled, 3, seed=4) == chosen
+def test_never_a_test_prompt_nor_a_held_out_example():
+    examples = [*pool(range(6)), example("Held out?", "Yes.", holdout="test")]
+    tests = [[{"role": "user", "content": e.messages[1].content}] for e in examples[:5]]
+    chosen = choose_fewshot(examples, k=6, max_tokens=10_000, exclude=tests)
+    assert [e.messages[1].content for e in chosen.examples] == [examples[5].messages[1].content]
+    assert chosen.skipped == {"a test prompt": 5, "held out (a test prompt from a review queue)": 1}
+    # Compared as exact duplicates are: case and spacing do not hide a test prompt.
+    shouted = ["QUESTION 0:  how many apples has PERSON 0?"]
+    assert choose_fewshot(pool(range(1)), k=1, max_tokens=1000, exclude=shouted).examples == []
 
 
-def test_the_first_pick_follows_the_seed():
-    firsts = {seed: select_examples(POOL, 1, seed=seed)[0] for seed in range(8)}
-    assert all(firsts[seed] == seeded_first(POOL, seed) for seed in firsts)
-    assert len({e.id for e in firsts.values()}) > 1  # other seeds, other draws
+def test_no_two_chosen_examples_are_near_duplicates():
+    # Ten copies of one problem with a number changed (J >= 0.8 on prompts) and two distinct problems.
+    copies = [example(f"Tom has {n} apples and buys 4 more. How many apples does Tom have now?", f"{n + 4}")
+              for n in range(10, 20)]  # fmt: skip
+    distinct = [example("A train leaves at noon at 60 km/h. How far has it gone by 3 pm?", "180 km"),
+                example("Name a prime number larger than 10 and explain.", "11 is prime.")]  # fmt: skip
+    chosen = choose_fewshot(copies + distinct, k=3, max_tokens=10_000, seed=1)
+    prompts = [e.messages[1].content for e in chosen.examples]
+    assert sum(p.startswith("Tom has") for p in prompts) == 1 and len(prompts) == 3
+    assert chosen.skipped["near-duplicate of a chosen example"] >= 1
+    # Same answer text, different prompts: near-duplicate answers count too (a canned reply).
+    canned = [example(f"Ticket {i} about topic {t}", "Thanks, we will reset your password within a day.")
+              for i, t in enumerate(["billing", "login", "refund"])]  # fmt: skip
+    assert len(choose_fewshot(canned, k=3, max_tokens=10_000).examples) == 1
 
 
-def test_near_copies_never_fill_the_prompt():
-    # Whatever the seed, three picks from three near-copies and two distinct questions take at most one near-copy:
-    # each next pick is the one least like those chosen, and the distinct ones share almost no word with anything.
-    for seed in range(12):
-        chosen = select_examples(POOL, 3, seed=seed)
-        assert sum(e in APPLES for e in chosen) == 1, seed
-        assert TRAIN in chosen and PAINT in chosen
-
-
-def test_the_token_budget_holds_and_a_smaller_example_may_still_fit():
-    costs = {APPLES[0].id: 5, APPLES[1].id: 5, APPLES[2].id: 5, TRAIN.id: 20, PAINT.id: 20}
-    chosen = select_examples(POOL, 4, seed=0, token_budget=12, count_tokens=lambda e: costs[e.id])
-    assert [costs[e.id] for e in chosen] == [5, 5]  # 20 never fits in 12; two near-copies (5 + 5) do
-    assert select_examples(POOL, 4, seed=0, token_budget=4, count_tokens=lambda e: costs[e.id]) == []
-    with_room = select_examples(POOL, 2, seed=0, token_budget=25, count_tokens=lambda e: costs[e.id])
-    assert sum(costs[e.id] for e in with_room) == 25  # one near-copy and one distinct question
-
-
-def test_examples_already_in_the_prompt_are_neither_repeated_nor_imitated():
-    chosen = select_examples(POOL, 2, seed=3, already=[APPLES[0]])
-    assert APPLES[0] not in chosen
-    assert set(chosen) == {TRAIN, PAINT}  # unlike the apples already shown
-    assert select_examples([APPLES[0], TRAIN], 2, already=[APPLES[0]]) == [TRAIN]  # even with room for more
-
-
-def test_counts_and_edges():
-    assert select_examples(POOL, 0) == []
-    assert sorted(e.id for e in select_examples(POOL + POOL, 10)) == sorted(e.id for e in POOL)  # ids count once
-    with pytest.raises(ValueError):
-        select_examples(POOL, -1)
-
-
-def test_estimated_tokens_and_turns():
-    example = qa("What is 2+2?", "4", system="Be brief.")
-    # ("What is 2+2?" 12 + 8) + ("4" 1 + 8) = 29 characters -> 8 tokens (rounded up); the system turn is not shown
-    assert estimate_tokens(example) == 8
-    assert few_shot_turns([example, qa("1+1?", "2")]) == [
-        {"role": "user", "content": "What is 2+2?"},
-        {"role": "assistant", "content": "4"},
-        {"role": "user", "content": "1+1?"},
-        {"role": "assistant", "content": "2"},
+def test_strata_take_turns_largest_first():
+    billing = [
+        "Why was I charged twice?",
+        "Can I get an invoice in euros?",
+        "My card expired, what now?",
+        "Do you offer yearly plans?",
+        "Refund for the March subscription",
+        "VAT number missing on receipt",
     ]
+    login = ["Password reset mail never arrives", "Two-factor code rejected", "Locked out after an update"]
+    examples = [example(text, f"Billing reply about: {text.lower()}", source="billing") for text in billing]
+    examples += [example(text, f"Login reply about: {text.lower()}", source="login") for text in login]
+    examples += [example("Shipping delay for parcel 77", "Shipping answer", source="shipping")]
+    chosen = choose_fewshot(examples, k=4, max_tokens=10_000, seed=2, stratify_by="source")
+    assert [e.metadata["source"] for e in chosen.examples] == ["billing", "login", "shipping", "billing"]
+    assert chosen.to_dict()["strata"] == ["billing", "login", "shipping", "billing"]
+
+
+def test_the_token_budget_is_kept_and_the_system_turn_is_not_shown():
+    examples = pool(range(10))
+    words = lambda text: len(text.split())  # noqa: E731
+    tokens_each = sum(words(m.content) for m in examples[0].messages if m.role != "system")  # 8 + 3 = 11
+    chosen = choose_fewshot(examples, k=5, max_tokens=2 * tokens_each + 1, count_tokens=words)
+    assert len(chosen.examples) == 2 and chosen.tokens == 2 * tokens_each
+    assert chosen.skipped == {"over the token budget": 8}
+    turns = fewshot_turns(chosen.examples)
+    assert [t["role"] for t in turns] == ["user", "assistant", "user", "assistant"]
+
+
+def test_jaccard_of_character_five_grams():
+    # "abcdef" -> {abcde, bcdef}; "abcdeg" -> {abcde, bcdeg}: 1 shared of 3.
+    assert jaccard(_shingles("abcdef"), _shingles("ABCDEF ")) == 1.0
+    assert jaccard(_shingles("abcdef"), _shingles("abcdeg")) == 1 / 3

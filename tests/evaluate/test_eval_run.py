@@ -19,7 +19,13 @@ from fttrain.config import LoraConfig, TrainConfig
 from fttrain.run import run as train
 
 REPO = Path(__file__).resolve().parents[2]
-PAIRS_SCORED = (("base+prompt", "finetuned"), ("base", "finetuned"), ("base", "base+prompt"))
+PAIRS_SCORED = (
+    ("base+prompt", "finetuned"),
+    ("base+fewshot", "finetuned"),
+    ("base", "finetuned"),
+    ("base", "base+prompt"),
+    ("base", "base+fewshot"),
+)
 HOUSE_ANSWER = "Half of 8 is 8/2=<<8/2=4>>4.\n#### 4"
 SYSTEM = "Answer with reasoning lines holding <<expr=value>> notes, then a last line '#### <number>'."
 
@@ -54,7 +60,8 @@ def assert_scores_are_the_answers(results: dict, out: Path, spec: StyleSpec) -> 
         assert comparison["p_value"] == pytest.approx(mcnemar_p(only_contestant, only_baseline), rel=1e-9)
         assert comparison["difference"] == pytest.approx((only_contestant - only_baseline) / len(baseline))
         compared += 1
-    assert compared == len(PAIRS_SCORED) * (2 + len(spec.checks))  # strict, exact match, each check; every pair
+    pairs = {(c["baseline"], c["contestant"]) for c in results["comparisons"]}
+    assert compared == len(pairs) * (2 + len(spec.checks))  # strict, exact match, each check; every pair
 
 
 def recomputed(path: Path, spec: StyleSpec) -> dict:
@@ -146,9 +153,11 @@ def eval_config(tmp_path, tiny_model_dir, export_dir, finetuned_run):
 def test_three_contestants_scored_and_recorded(eval_config, export_dir, finetuned_run):
     config = load_eval_config(eval_config())
     results = run_eval(config)
-    assert list(results["contestants"]) == ["base", "base+prompt", "finetuned"]
+    assert list(results["contestants"]) == ["base", "base+prompt", "base+fewshot", "finetuned"]
     out = Path(config.output_dir)
-    assert {p.name for p in (out / "answers").iterdir()} == {"base.jsonl", "base+prompt.jsonl", "finetuned.jsonl"}
+    assert {p.name for p in (out / "answers").iterdir()} == {
+        "base.jsonl", "base+prompt.jsonl", "base+fewshot.jsonl", "finetuned.jsonl"
+    }  # fmt: skip
     n = results["data"]["n"]
     assert n == 8 and results["data"]["split"] == "test"
     from ftcore import ExportManifest
@@ -173,6 +182,7 @@ def test_three_contestants_scored_and_recorded(eval_config, export_dir, finetune
     strict = next(c for c in results["comparisons"] if c["metric"] == "strict" and c["baseline"] == "base")
     assert strict["n"] == n and strict["ci_low"] <= strict["difference"] <= strict["ci_high"]
     assert results["verdict"] and "format adherence" in results["verdict"]
+    assert results["settings"]["prompting"] == ["base+prompt", "base+fewshot"]
     assert results["training"]["run"] == str(finetuned_run) and results["training"]["tokens_seen"] > 0
     # General capability: the shipped lm-eval suite on base and finetuned (not base+prompt), with deltas.
     capability = results["capability"]
@@ -252,8 +262,10 @@ def test_heldout_loss_is_the_same_batched_and_one_at_a_time(tiny_model_dir, expo
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     examples = load_split(export_dir, "test")
-    one_at_a_time = heldout_loss(model, tokenizer, examples, "Be brief.", batch_size=1)
-    batched = heldout_loss(model, tokenizer, examples, "Be brief.", batch_size=8)
+    conversations = contestant_prompts(examples, "Be brief.")
+    references = [e.completion for e in examples]
+    one_at_a_time = heldout_loss(model, tokenizer, conversations, references, batch_size=1)
+    batched = heldout_loss(model, tokenizer, conversations, references, batch_size=8)
     assert batched["loss"] == pytest.approx(one_at_a_time["loss"], rel=1e-4)
 
 
@@ -274,7 +286,7 @@ def test_fttrain_evaluates_the_run_when_its_config_names_an_eval(eval_config, ti
     evaluation = summary["evaluation"]
     assert Path(evaluation["report"]).is_file() and evaluation["verdict"]
     results = json.loads(Path(evaluation["results"]).read_text())
-    assert list(results["contestants"]) == ["base", "base+prompt", "finetuned"]
+    assert list(results["contestants"]) == ["base", "base+prompt", "base+fewshot", "finetuned"]
     assert results["contestants"]["finetuned"]["adapter"] == str(tmp_path / "run")
 
 
@@ -344,7 +356,7 @@ def test_a_fine_tune_planted_to_hold_the_house_format_is_better(
     `strict` the fine-tune is better than both baselines (n of n discordant pairs, McNemar p = 2 / 2^n, the
     interval [1, 1]), and the verdict says so first. Its final answer, 4, is right for the test answers ending
     '#### 4' only."""
-    overrides = {"run": str(house_format_run), "data": str(half_fours_export), "capability_tasks": []}
+    overrides = {"run": str(house_format_run), "data": str(half_fours_export), "capability_tasks": [], "fewshot_k": 0}
     config = load_eval_config(eval_config(**overrides))
     results = run_eval(config)
     out = tmp_path / "eval"
@@ -365,7 +377,6 @@ def test_a_fine_tune_planted_to_hold_the_house_format_is_better(
         assert comparison["verdict"] == "better"
     assert strict[("base", "base+prompt")]["verdict"] == "not significant"
     assert results["verdict"].startswith(
-        "The fine-tune beats the prompt baseline on format adherence by +100.0 points (95 % CI +100.0 to +100.0, "
-        f"McNemar p={2 / 2**n:.3g}): 100.0 % of the fine-tune's answers pass every style check, 0.0 % of the "
-        "prompted base model's, 0.0 % of the base model's."
+        "The fine-tune beats the best prompting contestant, base+prompt: 100.0 % vs 0.0 % on format adherence, "
+        f"+100.0 points (95 % CI +100.0 to +100.0, McNemar p={2 / 2**n:.3g})."
     )

@@ -34,6 +34,7 @@ from fteval.ifeval import (
     UNSUPPORTED_INSTRUCTIONS,
     IFEvalError,
     IFEvalPrompt,
+    UnsupportedInstruction,
     checks_for_instruction,
     load_ifeval_prompts,
     score_ifeval,
@@ -644,19 +645,64 @@ def test_bad_files_list_every_problem(tmp_path):
     ]
     path.write_text("\n".join(json.dumps(row) for row in rows) + "\n{not json\n", encoding="utf-8")
     with pytest.raises(IFEvalError) as raised:
-        load_ifeval_prompts(path)
+        load_ifeval_prompts(path)  # unsupported instructions are skipped: three real problems remain
     message = str(raised.value)
-    assert message.startswith("4 problem(s)")
-    assert f"{path}:2: language:response_language: unsupported: needs language identification" in message
+    assert message.startswith("3 problem(s):\n")
     assert f"{path}:3: 1 instruction ids but 0 kwargs" in message
     assert f"{path}:4: keywords:frequency: missing (or null, empty, 0) kwarg 'frequency'" in message
     assert f"{path}:5: not JSON" in message
+    with pytest.raises(IFEvalError) as raised:
+        load_ifeval_prompts(path, unsupported="error")
+    message = str(raised.value)
+    assert message.startswith("4 problem(s) (to leave unsupported instructions out instead: ifeval_unsupported: skip):")
+    assert f"{path}:2: language:response_language: unsupported: needs language identification" in message
+    assert "Supported" not in message and len(message.splitlines()) == 5  # one line per problem, no list of ids
+
+
+def test_unsupported_instructions_are_skipped_and_counted(tmp_path):
+    # The shapes of IFEval's official input_data.jsonl (keys 1108, 1122, 1129): a language-only prompt, and
+    # letter_frequency with '#' or '!' beside an instruction fteval checks.
+    rows = [
+        _row(1108, [("language:response_language", {"language": "kn"})]),
+        _row(1122, [("change_case:english_lowercase", {}),
+                    ("keywords:letter_frequency", {"let_relation": "at least", "letter": "#", "let_frequency": 4})]),
+        _row(1129, [("keywords:letter_frequency", {"let_relation": "at least", "letter": "!", "let_frequency": 6}),
+                    ("startend:quotation", {})]),
+        ROWS[0],
+    ]  # fmt: skip
+    path = tmp_path / "ifeval.jsonl"
+    path.write_text("\n".join(json.dumps(row) for row in rows) + "\n", encoding="utf-8")
+    prompts = load_ifeval_prompts(path)
+    assert [p.key for p in prompts] == [1122, 1129, 1]
+    assert prompts[0].instruction_ids == ("change_case:english_lowercase",)
+    assert prompts[0].skipped == ("keywords:letter_frequency",)
+    assert prompts.skipped_instructions == {"keywords:letter_frequency": 2, "language:response_language": 1}
+    assert prompts.summary() == (
+        "3 unsupported instruction(s) skipped (keywords:letter_frequency 2, language:response_language 1); "
+        "1 prompt(s) with no other instruction not scored"
+    )
+    with pytest.raises(IFEvalError, match=r":2: keywords:letter_frequency: '#' is not a letter \(IFEval's verifier"):
+        load_ifeval_prompts(path, unsupported="error")
+    with pytest.raises(UnsupportedInstruction, match="no instruction fteval checks: language:response_language"):
+        IFEvalPrompt.from_row(rows[0], skip_unsupported=True)
+
+
+def test_scores_carry_the_failing_reason_per_instruction():
+    row = _row(7, [("punctuation:no_comma", {}), ("length_constraints:number_words", {"relation": "at least",
+                                                                                      "num_words": 5})])  # fmt: skip
+    scores = score_ifeval([row], ["one, two"])
+    assert scores["per_prompt"][0]["reasons"] == {"0": "found ','", "1": "2 word(s), need at least 5"}
+    prompt = IFEvalPrompt.from_row(row)
+    assert prompt.failed("one, two") == {"punctuation:no_comma": "found ','",
+                                         "length_constraints:number_words": "2 word(s), need at least 5"}  # fmt: skip
+    assert prompt.failed("") == dict.fromkeys(prompt.instruction_ids, "empty answer")
 
 
 @pytest.mark.parametrize(
     ("instruction_id", "kwargs", "message"),
     [
-        ("keywords:made_up", {}, "keywords:made_up: unsupported: not an IFEval instruction id. Supported: change_case"),
+        ("keywords:made_up", {}, r"^keywords:made_up: unknown instruction id \(not one of IFEval's 24 supported ones: "
+                                 r"fteval.ifeval.SUPPORTED_INSTRUCTIONS\)$"),
         ("startend:quotation", {"end_phrase": "x"}, "unknown kwarg 'end_phrase'"),
         ("keywords:frequency", {"keyword": "x", "frequency": "2", "relation": "at least"}, "count must be an integer"),
         ("keywords:frequency", {"keyword": "x", "frequency": 2, "relation": "at most ever"}, "relation must be one of"),

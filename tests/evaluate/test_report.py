@@ -61,7 +61,7 @@ def test_report_files_plots_and_escaping(tmp_path):
     parser = Collector()
     parser.feed(page.read_text())
     assert "script" not in parser.tags  # the answer's <script> is text, not a tag
-    assert [img["alt"] for img in parser.images] == ["pass_rates", "lengths"]
+    assert [img["alt"] for img in parser.images] == ["pass_rate_vs_cost", "pass_rates", "lengths"]
     assert all(img["src"].startswith("data:image/png;base64,") for img in parser.images)  # self-contained
     text = "".join(parser.text)
     assert "<script>alert(1)</script>" in text and "demo <b>" in text
@@ -87,9 +87,12 @@ def test_the_report_opens_with_the_verdict_and_the_paired_comparisons(tmp_path):
     (tmp_path / "answers" / "base+prompt.jsonl").write_text((tmp_path / "answers" / "base.jsonl").read_text())
     markdown, page = write_report(tmp_path)
     lines = markdown.read_text().splitlines()
-    assert lines[4].startswith("**Verdict.** The fine-tune beats the prompt baseline on format adherence by +90.0")
+    assert lines[4].startswith(
+        "**Verdict.** The fine-tune beats the best prompting contestant, base+prompt: 50.0 % vs 10.0 % on format "
+        "adherence, +90.0"
+    )
     assert "| strict | finetuned | base+prompt | +90.0 |" in markdown.read_text()
     parser = Collector()
     parser.feed(page.read_text())
     text = "".join(parser.text)
-    assert "Verdict. The fine-tune beats the prompt baseline" in text and "Paired comparisons" in text
+    assert "Verdict. The fine-tune beats the best prompting contestant" in text and "Paired comparisons" in text
