@@ -30,9 +30,7 @@ def run(project, *args):
     return CliRunner().invoke(main, ["draft", "--project", str(project.root), *args])
 
 
-def test_drafts_from_a_served_model_carry_provenance_and_a_rerun_sends_nothing(
-    openai_server, gsm8k_rows, tmp_path
-):
+def test_drafts_from_a_served_model_carry_provenance_and_a_rerun_sends_nothing(openai_server, gsm8k_rows, tmp_path):
     settings = endpoint_settings(openai_server.base_url, openai_server.model, concurrency=2, draft=DRAFT)
     project = drafting_project(tmp_path / "p", house_rows(gsm8k_rows, 0, 4), settings=settings)
     questions = [r["question"] for r in gsm8k_rows[600:603]]
