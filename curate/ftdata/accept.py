@@ -103,10 +103,10 @@ def accept_unflagged(
 
 def _why_not(record, lead: str) -> str | None:
     """Why a record is not for a bulk accept (None: it is)."""
-    if record.metadata.get("lint_flags"):
-        return "flagged by the lint (review it)"
     if is_model_written(record.metadata):
         return "a model's draft (a reviewer's own verdict is needed)"
+    if record.metadata.get("lint_flags"):
+        return "flagged by the lint (review it)"
     if any(r.username == lead for r in record.responses):
         return f"{lead} answered it already"
     if any(r.values.get("verdict") not in (None, "accept") for r in record.submitted()):
