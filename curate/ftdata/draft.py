@@ -575,8 +575,9 @@ def _model_name(project: Project, config: DraftConfig) -> str:
         return config.endpoint.model
     assert config.model is not None
     path = config.model.path
-    if os.path.isabs(path) and os.path.exists(path):
-        path = os.path.relpath(path, project.root.resolve())
+    root = project.root.resolve()
+    if os.path.isabs(path) and os.path.exists(path) and Path(path).resolve().is_relative_to(root):
+        path = os.path.relpath(path, root)
     return ModelSource(path, config.model.gguf_file).label()
 
 

@@ -5,6 +5,7 @@ passes drafts by; annotators accept or correct them; export trains only on revie
 each kind it holds."""
 
 import json
+import re
 import uuid
 
 import pytest
@@ -94,3 +95,42 @@ def test_drafts_are_pre_filled_suggestions_that_reviewers_accept_or_correct(draf
     assert manifest.origins == {"human-written": 6, "drafted-accepted": 0, "drafted-corrected": 1}
     assert manifest.drops == {UNREVIEWED_DRAFT: 1, "breaks the style spec after review": 1}
     assert json.loads((tmp_path / "export" / "manifest.json").read_text())["origins"] == manifest.origins
+
+
+def test_the_annotator_sees_the_draft_pre_filled_in_the_ui(tmp_path, gsm8k_rows, tiny_model_dir, argilla_connection):
+    from playwright.sync_api import expect
+    from test_review_browser import browser_page
+
+    overrides = (f"style={STYLE}", "draft.max_new_tokens=12", "draft.n=2")
+    project = make_review_project(tmp_path / "project", [], *overrides)
+    try:
+        prompts = write_prompts(tmp_path / "questions.jsonl", [r["question"] for r in gsm8k_rows[900:902]])
+        mapping = ColumnMap.parse("user=question", answer_required=False)
+        model = draft_prompts(project, [prompts], mapping=mapping, model=str(tiny_model_dir)).model
+        drafts = {e.completion.strip() for e in Store(project.store_path).read().examples}
+        assert len(drafts) == 2
+        push(project, argilla_connection)
+        username = f"ann-ui-{uuid.uuid4().hex[:6]}"
+        _, path = add_annotators(project, argilla_connection, [username], out=tmp_path / "creds.json")
+        (credentials,) = json.loads(path.read_text())
+        dataset = find_dataset(project, argilla_connection.client())
+        url = argilla_connection.api_url
+        with browser_page(tmp_path / "failure.png") as page:
+            page.goto(f"{url}/sign-in")
+            page.get_by_label("Username").fill(username)
+            page.get_by_label("Password").fill(credentials["password"])
+            page.get_by_role("button", name="Sign in").click()
+            page.goto(f"{url}/dataset/{dataset.id}/annotation-mode")
+            corrected = page.get_by_label("Question: corrected")
+            expect(corrected).to_contain_text("Corrected answer")
+            # The suggestion fills the text box (a rich editor, not a <textarea>), marked with the drafting model.
+            box = corrected.get_by_role("textbox")
+            expect(box).not_to_be_empty()
+            assert box.inner_text().strip() in drafts
+            expect(corrected).to_contain_text(re.compile(r"Suggestion\s*" + re.escape(agent_name(model))))
+            title = page.get_by_text("The model's other drafts (a drafted answer only)", exact=True)
+            others = page.locator(".text_field_component").filter(has=title).locator(".content-area")
+            expect(others).to_contain_text('The draft (pre-filled in "corrected") is candidate')
+            page.screenshot(path=tmp_path / "draft-pre-filled.png")
+    finally:
+        remove_review_project(project, argilla_connection)
