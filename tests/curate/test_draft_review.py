@@ -12,6 +12,7 @@ import pytest
 from draft_helpers import STYLE, house_rows, write_prompts
 from review_helpers import make_review_project, remove_review_project
 
+from ftdata import load_split
 from ftdata.accept import accept_unflagged
 from ftdata.annotators import add_annotators
 from ftdata.draft import agent_name, chosen_candidate, draft_prompts
@@ -95,6 +96,9 @@ def test_drafts_are_pre_filled_suggestions_that_reviewers_accept_or_correct(draf
     assert manifest.origins == {"human-written": 6, "drafted-accepted": 0, "drafted-corrected": 1}
     assert manifest.drops == {UNREVIEWED_DRAFT: 1, "breaks the style spec after review": 1}
     assert json.loads((tmp_path / "export" / "manifest.json").read_text())["origins"] == manifest.origins
+    trained = {e.completion for split in manifest.splits for e in load_split(tmp_path / "export", split)}
+    assert fixed in trained
+    assert not trained & {drafts[i].completion for i in (accepted_id, corrected_id, untouched_id)}
 
 
 def test_the_annotator_sees_the_draft_pre_filled_in_the_ui(tmp_path, gsm8k_rows, tiny_model_dir, argilla_connection):
