@@ -30,8 +30,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, gsm8k_rows, machine, materialised_smollm2  # noqa: E402
-from endpoint import tiny_model, transformers_serve  # noqa: E402
+from common import REPO, gsm8k_rows, machine, materialised_smollm2
+from endpoint import tiny_model, transformers_serve
 
 STYLE = REPO / "examples" / "gsm8k-house-style" / "style.yaml"
 GUIDELINES = REPO / "annotation_guidelines" / "review.md"
