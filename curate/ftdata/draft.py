@@ -54,7 +54,8 @@ from ftcore.errors import FtdataError
 from ftcore.example import Example, InvalidExample, Message
 from ftcore.fewshot import approximate_tokens, choose_fewshot, fewshot_turns
 from ftcore.generate import Answer, Candidate, Sampling, TransformersGenerator
-from ftcore.importers import _json_or_issue
+from ftcore.importers import UnmappedRow, _json_or_issue, _unmapped_reason
+from ftcore.jsonl import UnreadableFile
 from ftcore.models import ModelSource
 from ftcore.style import StyleSpec
 from ftdata.guidelines import describe_check
@@ -184,18 +185,35 @@ def read_prompts(
         path = Path(source)
         shown = _display_path(path, project.root)
         file_format = detect_format(path) if fmt == "auto" else fmt
-        for position, row, problems in read_rows(path, file_format, mapping):
-            provenance: dict[str, Any] = {"source": shown, "row": position.row}
-            if position.line is not None and position.line != position.row:
-                provenance["line"] = position.line
-            try:
-                if problems:
-                    raise InvalidExample([(p.field, p.reason) for p in problems])
-                prompts.append(row_to_prompt(row, mapping, provenance))
-            except InvalidExample as invalid:
-                raw = json.dumps(row, ensure_ascii=False, default=str)[:RAW_PREVIEW_CHARS] if row is not None else ""
-                rejected.append(RejectedRow(shown, position.row, tuple(invalid.issues), raw, position.line))
+        rows, unmapped, columns = 0, 0, []
+        try:
+            for position, row, problems in read_rows(path, file_format, mapping):
+                rows += 1
+                provenance: dict[str, Any] = {"source": shown, "row": position.row}
+                if position.line is not None and position.line != position.row:
+                    provenance["line"] = position.line
+                try:
+                    if problems:
+                        raise InvalidExample([(p.field, p.reason) for p in problems])
+                    prompts.append(row_to_prompt(row, mapping, provenance))
+                except InvalidExample as invalid:
+                    if isinstance(invalid, UnmappedRow):
+                        unmapped, columns = unmapped + 1, invalid.columns
+                    raw = "" if row is None else json.dumps(row, ensure_ascii=False, default=str)[:RAW_PREVIEW_CHARS]
+                    rejected.append(RejectedRow(shown, position.row, tuple(invalid.issues), raw, position.line))
+        except UnreadableFile as unreadable:
+            # A columnar file's header without the contract's columns: import's words, with draft's --map.
+            if "pass --map" not in unreadable.problem.reason:
+                raise
+            raise UnreadableFile(path, _map_hint(unreadable.problem.reason.split(": pass --map")[0])) from None
+        if unmapped and unmapped == rows:
+            # Not one row is a prompt as it stands: the file needs --map, not a rejection per row.
+            raise UnreadableFile(path, _map_hint(_unmapped_reason(columns).split(": pass --map")[0]))
     return prompts, rejected
+
+
+def _map_hint(reason: str) -> str:
+    return f"{reason}: pass --map user=COLUMN (and assistant=COLUMN for an answer to improve); nothing drafted"
 
 
 def row_to_prompt(row: dict[str, Any], mapping: ColumnMap | None, provenance: dict[str, Any]) -> PromptRow:

@@ -126,6 +126,20 @@ def test_prompts_are_read_like_imports_with_or_without_answers(tmp_path):
     assert mapped[1].metadata["line"] == 3 and rejected == []
 
 
+def test_a_file_with_no_prompt_column_asks_for_a_map_in_one_line(tmp_path):
+    project = drafting_project(tmp_path / "p", [], settings={"draft": {"model": "unused"}})
+    (tmp_path / "q.jsonl").write_text('{"question": "What is 2+2?"}\n{"question": "And 3+3?"}\n')
+    (tmp_path / "q.csv").write_text("question,channel\nWhat is 2+2?,email\n")
+    for name, columns in (("q.jsonl", "question"), ("q.csv", "question, channel")):
+        result = run(project, str(tmp_path / name))
+        assert result.exit_code == 2, result.output
+        assert result.stderr.strip() == (
+            f"Error: {tmp_path / name}: no 'messages' or 'prompt'/'completion' columns (has: {columns}): pass --map "
+            "user=COLUMN (and assistant=COLUMN for an answer to improve); nothing drafted"
+        )
+    assert store_state(project)[1] == 0
+
+
 # ----- candidates and the draft -----
 
 
