@@ -327,6 +327,29 @@ def test_endpoint_drafts_cost_what_the_server_counted_and_a_rerun_sends_nothing(
     assert len(server.chat()) == 4 and Store(project.store_path).current_version() == version
 
 
+def test_limit_repeats_and_an_answer_to_improve(tmp_path, scripted):
+    server = scripted()
+    project = drafting_project(tmp_path / "p", [], settings=endpoint_settings(server.base_url, "teacher",
+                                                                               draft={"n": 1, "shots": 0}))  # fmt: skip
+    prompts = tmp_path / "tickets.csv"
+    prompts.write_text(
+        "body,reply\nWhere is my parcel?,\nCan I pay by card?,Yes.\nWhere is my parcel?,\nDo you ship to Oslo?,\n"
+    )
+    mapped = ("--map", "user=body,assistant=reply", "--json")
+    first = json.loads(run(project, str(prompts), *mapped, "--limit", "2").stdout)
+    # The first 2 distinct prompts; the third row repeats the first.
+    assert (first["prompts"], first["drafted"], first["repeated"], first["requests"]) == (2, 2, 1, 2)
+    improved = next(c for c in server.chat() if "Can I pay by card?" in c.body["messages"][-1]["content"])
+    assert improved.body["messages"][-1]["content"] == f"Can I pay by card?\n\n---\n{IMPROVE_NOTE}\nYes."
+    drafted = {e.messages[0].content: e for e in Store(project.store_path).read().examples}
+    assert drafted["Can I pay by card?"].metadata["draft"]["improves"] == "Yes."
+    assert "improves" not in drafted["Where is my parcel?"].metadata["draft"]
+
+    rest = json.loads(run(project, str(prompts), *mapped).stdout)
+    assert (rest["prompts"], rest["drafted"], rest["already_drafted"], rest["requests"]) == (3, 1, 2, 1)
+    assert len(server.chat()) == 3 and len(Store(project.store_path).read().examples) == 3
+
+
 def test_a_dry_run_against_an_endpoint_sends_nothing_and_prices_the_worst_case(tmp_path, scripted, gsm8k_rows):
     server = scripted()
     settings = endpoint_settings(server.base_url, "teacher", input_price_per_1m=1.0, output_price_per_1m=4.0,
