@@ -111,13 +111,18 @@ def build(cls: type[T], data: dict[str, Any], source: str, prefix: str = "", roo
     A config class can name keys it no longer has in a `MOVED` class attribute ({old key: new dotted key}):
     such a key is an error saying exactly what to write instead. A key that `cls` lists in its `RETIRED`
     (key -> why it went) is skipped when its value is null, as an `init` file of an older version wrote it,
-    and refused with the reason otherwise.
+    and refused with the reason otherwise. A class can refuse keys it has (inherited from a shared section) but
+    takes from elsewhere in the config: `SET_ELSEWHERE` (key -> the setting to use instead).
     """
     root = data if root is None else root
     hints = get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     moved = getattr(cls, "MOVED", {})
     retired: dict[str, str] = getattr(cls, "RETIRED", {})
+    elsewhere: dict[str, str] = getattr(cls, "SET_ELSEWHERE", {})
+    for key in data:
+        if key in elsewhere:
+            raise ConfigError(f"{source}: {prefix}{key}: not set here: set {elsewhere[key]} instead")
     for key, value in list(data.items()):
         if key in retired and key not in fields:
             if value is not None:

@@ -41,12 +41,12 @@ class ColumnMap:
     """Which source columns hold the user turn, the assistant answer and (optionally) a system prompt."""
 
     user: str
-    assistant: str
+    assistant: str | None  # None only for prompts to draft answers for (`ftdata draft`)
     system: str | None = None
 
     @classmethod
-    def parse(cls, text: str) -> ColumnMap:
-        """`"user=question,assistant=answer[,system=sys]"` → ColumnMap."""
+    def parse(cls, text: str, answer_required: bool = True) -> ColumnMap:
+        """`"user=question,assistant=answer[,system=sys]"` → ColumnMap (`ftdata draft`: the answer is optional)."""
         pairs: dict[str, str] = {}
         for item in filter(None, (part.strip() for part in text.split(","))):
             role, sep, column = item.partition("=")
@@ -56,10 +56,10 @@ class ColumnMap:
             if role not in ROLE_KEYS:
                 raise FtdataError(f"--map {text!r}: {role!r} is not one of {', '.join(ROLE_KEYS)}")
             pairs[role] = column
-        missing = [role for role in ("user", "assistant") if role not in pairs]
+        missing = [role for role in ("user", "assistant")[: 2 if answer_required else 1] if role not in pairs]
         if missing:
             raise FtdataError(f"--map {text!r}: needs {' and '.join(missing)}=COLUMN")
-        return cls(**pairs)
+        return cls(pairs["user"], pairs.get("assistant"), pairs.get("system"))
 
     @property
     def columns(self) -> list[str]:

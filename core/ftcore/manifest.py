@@ -63,14 +63,21 @@ class ExportManifest:
     lint: dict[str, int] = field(default_factory=dict)  # problems still present in the exported data, by kind
     files: dict[str, str] = field(default_factory=dict)  # every other file of the export -> its sha256
     license: str | None = None  # the data's licence, as the project states it (ftdata.yaml `license`)
+    # Who wrote the answers exported: human-written, drafted-accepted (a model's draft accepted as it was),
+    # drafted-corrected (a model's draft a reviewer corrected); empty in exports made before drafting existed.
+    origins: dict[str, int] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         return {name: split.examples for name, split in self.splits.items()}
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
+        # Keys added since the first manifests are left out when unset, so that an older manifest keeps the
+        # fingerprint it was written with (results.json and run folders record it).
         if data["license"] is None:
-            data.pop("license")  # a manifest without one keeps the fingerprint it was written with
+            data.pop("license")
+        if not data["origins"]:
+            data.pop("origins")
         return data
 
     def to_json(self) -> str:

@@ -1,7 +1,8 @@
 """`ftdata accept --unflagged`: a reviewer-lead accepts, in bulk, the records nothing flagged.
 
 Which records: no lint flag (`ftdata check` found no style break, PII, duplicate or length problem),
-no submitted review other than accept, and no answer yet from the lead. Each gets the lead's own
+no submitted review other than accept, no answer yet from the lead, and not a model's draft (`origin`:
+export trains on a draft only with a reviewer's own verdict). Each gets the lead's own
 response (verdict accept, style score 5: every style check passed) and the record is marked with
 metadata `bulk_accepted_by: <lead>`: a filter in the Argilla UI, and how `ftdata status` and
 `ftdata export` tell a bulk accept from a review. How it counts is `export.bulk_accept`: with
@@ -28,6 +29,7 @@ from ftcore.atomic import atomic_write
 from ftcore.errors import FtdataError
 from ftdata.annotators import workspace_id
 from ftdata.argilla_client import ArgillaConnection
+from ftdata.origin import is_model_written
 from ftdata.project import Project
 from ftdata.review import BULK_ACCEPT_KEY, MAX_BULK_RECORDS, STYLE_SCORES, ReviewError, find_dataset
 from ftdata.snapshot import fetch_records
@@ -101,6 +103,8 @@ def accept_unflagged(
 
 def _why_not(record, lead: str) -> str | None:
     """Why a record is not for a bulk accept (None: it is)."""
+    if is_model_written(record.metadata):
+        return "a model's draft (a reviewer's own verdict is needed)"
     if record.metadata.get("lint_flags"):
         return "flagged by the lint (review it)"
     if any(r.username == lead for r in record.responses):

@@ -150,6 +150,111 @@ def import_(sources, fmt, mapping, project_dir, overrides, as_json) -> None:
 
 
 @main.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--model",
+    help="The model that drafts: with draft.endpoint, the name the server knows; else a local folder, hub id or "
+    "GGUF file (default: draft.model / draft.endpoint.model in ftdata.yaml).",
+)
+@click.option("--n", "candidates", type=click.IntRange(min=1), help="Candidates per prompt (default: draft.n).")
+@click.option("--limit", type=click.IntRange(min=0), help="Draft only the first N distinct prompts of the input.")
+@click.option("--dry-run", is_flag=True, help="Print the drafting prompt of one prompt and the estimated tokens and "
+              "cost; send nothing, store nothing.")  # fmt: skip
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="auto",
+    show_default=True,
+    help="Input format; auto picks by extension, then by content.",
+)
+@click.option(
+    "--map",
+    "mapping",
+    metavar="ROLE=COLUMN,...",
+    help="Columns holding the turns, e.g. user=question[,system=instructions][,assistant=answer to improve].",
+)
+@project_option
+@set_option
+@json_option
+def draft(sources, model, candidates, limit, dry_run, fmt, mapping, project_dir, overrides, as_json) -> None:
+    """Draft answers for prompts with a model, into the store as examples for annotators to accept or correct.
+
+    SOURCES are read like `ftdata import` reads them (--map, --format); rows need no answer (a row's answer is
+    shown to the model as the one to improve). The prompt is built from the project: the style spec in words,
+    the guidelines' house-style section and accepted examples as few-shot turns. Each prompt gets n candidates,
+    scored by the style spec; the best is the draft, the others stay in its metadata. Rerunning adds nothing;
+    a run cut off resumes from the cache (draft.cache) without paying twice. Exit 1 when rows were no prompt.
+    """
+    from ftdata.draft import draft_prompts
+
+    overrides = (*overrides, *([f"draft.n={candidates}"] if candidates else []))
+    project = Project.open(project_dir, overrides)
+    column_map = ColumnMap.parse(mapping, answer_required=False) if mapping else None
+    with progress_bars(err, disable=as_json or dry_run) as bars:
+        result = draft_prompts(project, sources, fmt, column_map, model, limit, dry_run, progress=bars.staged)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    elif result.dry_run is not None:
+        _print_dry_run(result)
+    else:
+        _print_draft_result(result)
+    for row in result.rejected[:10] if not as_json else []:
+        problems = "; ".join(f"{f}: {r}" if f else r for f, r in row.problems)
+        err.print(escape_invisible(f"{row.location}: not a prompt: {problems}"), markup=False)
+    if len(result.rejected) > 10 and not as_json:
+        err.print(f"… and {len(result.rejected) - 10} more rows that are no prompt (--json lists them all)")
+    sys.exit(EXIT_PROBLEMS if result.rejected else EXIT_OK)
+
+
+def _print_dry_run(result) -> None:
+    plan = result.dry_run
+    out.print(f"[bold]The drafting prompt[/] of the first of {plan.prompts} prompt(s) to draft, by {result.model}:")
+    for message in plan.conversation:
+        out.print(f"\n[bold]--- {message['role']} ---[/]")
+        out.print(escape_invisible(message["content"], keep_line_breaks=True), markup=False)
+    out.print(f"\nfew-shot examples: {result.shot_source}")
+    skipped = f"; {result.already_drafted} drafted before by this model" if result.already_drafted else ""
+    out.print(f"prompts: {result.prompts} read, {plan.prompts} to draft{skipped}, {plan.cached} of them in the cache")
+    how = "estimated at 4 characters per token" if plan.tokens_estimated else "counted with the model's tokenizer"
+    what = "request(s) to send" if plan.tokens_estimated else "candidate(s) to generate"
+    out.print(
+        f"{plan.requests} {what}: {plan.prompt_tokens:,} prompt tokens ({how}), "
+        f"at most {plan.max_completion_tokens:,} completion tokens"
+    )
+    if plan.max_cost is not None:
+        out.print(f"cost: at most {plan.max_cost:,.4f} at the endpoint's prices (less: answers end before the limit)")
+    out.print("dry run: nothing sent, nothing stored")
+
+
+def _print_draft_result(result) -> None:
+    if result.drafted:
+        failing = result.drafted - result.passing
+        out.print(
+            f"drafted {result.drafted} prompt(s) with {result.model} into the store ({result.version}): "
+            f"{result.passing} pass every style check, {failing} do not"
+        )
+    else:
+        out.print(f"nothing new drafted with {result.model}")
+    details = [
+        (result.already_drafted, "drafted before by this model"),
+        (result.repeated, "repeat an earlier prompt of the input"),
+        (result.already_in_store, "drafted an answer the store holds already"),
+        (result.unusable, "got only empty candidates"),
+    ]
+    for n, what in details:
+        if n:
+            out.print(f"  {n} prompt(s) {what}")
+    spent = f"{result.requests} generated or sent, {result.cached} from the cache"
+    tokens = f"{result.prompt_tokens:,} prompt + {result.completion_tokens:,} completion tokens"
+    cost = f", cost {result.cost:,.4f}" if result.cost is not None else ""
+    if result.requests or result.cached:
+        out.print(f"  {spent}; {tokens}{cost}; few-shot: {result.shot_source}")
+    if result.drafted:
+        out.print("next: `ftdata push`, then annotators accept, pick or correct each draft")
+
+
+@main.command()
 @click.option(
     "--style",
     "style_path",
@@ -244,6 +349,13 @@ def stats(plot, project_dir, overrides, as_json) -> None:
         f"${result.gpu_cost:,.2f} at ${result.gpu_usd_per_hour:g}/h"
     )
     out.print(f"histogram: {plot_path}")
+    out.print("origin: " + ", ".join(f"{n} {origin}" for origin, n in result.origins.items()))
+    if result.reviewed:
+        kept = sum(result.reviewed.values())
+        shares = ", ".join(f"{n} {k} ({n / kept * 100:.0f} %)" for k, n in result.reviewed.items())
+        out.print(f"kept by the reviews of snapshot {result.snapshot}: {kept} ({shares})")
+    for warning in result.warnings:
+        err.print(f"[yellow]warning: {warning}[/]")
 
 
 def _print_lint_report(report, limit: int) -> None:
@@ -295,8 +407,12 @@ def push(include_secrets, project_dir, overrides, as_json) -> None:
         click.echo(json.dumps(result.to_dict(), indent=2))
         return
     out.print(f"pushed {result.pushed} record(s) to {project.config.workspace}/{project.config.dataset}")
+    if result.drafted:
+        out.print(f"  {result.drafted} with a model's draft, pre-filled as the suggestion for `corrected`")
     for reason, ids in result.skipped.items():
         out.print(f"  not pushed: {len(ids)} ({reason})")
+    for note in result.notes:
+        err.print(f"[yellow]note: {note}[/]")
     out.print(f"review it at {result.url}")
 
 

@@ -51,12 +51,15 @@ from ftcore.manifest import ExportManifest, SplitFile, load_split_with_metadata
 from ftcore.style import StyleSpec
 from ftdata.duplicates import cross_split_leaks, near_duplicate_clusters
 from ftdata.lint import answer_text, lint_snapshot, prompt_text
+from ftdata.origin import is_model_written, origin_counts, unedited_draft_warning
 from ftdata.project import ExportConfig, Project
-from ftdata.snapshot import Response, Snapshot, SnapshotRecord
+from ftdata.snapshot import Response, Snapshot, SnapshotRecord, list_snapshots
 from ftdata.status import is_bulk_accept, status_from_records
 from ftdata.store import Store, StoreSnapshot
 
 SPLIT_ORDER = ("train", "validation", "test")
+# A model's answer (`ftdata draft`, fteval's review queue) without a reviewer's own verdict: never trained on.
+UNREVIEWED_DRAFT = "model draft without a reviewer's own verdict (a bulk accept does not count)"
 
 
 class ExportError(FtdataError):
@@ -97,6 +100,7 @@ class ExportContent:
     drops: Counter[str]  # reason -> examples left out
     lint_counts: dict[str, int]  # problems still in the exported data, by kind
     status: dict[str, Any]  # the review's progress and agreement
+    origins: dict[str, int] = field(default_factory=dict)  # human-written / drafted-accepted / drafted-corrected
 
 
 @dataclass
@@ -161,6 +165,57 @@ def _senior_decision(record: SnapshotRecord, decisions: Sequence[Response]) -> D
     return Decision(record, "keep", "corrected by a senior reviewer", corrections.pop())
 
 
+def consensus(project: Project, snapshot: Snapshot, provenance: dict[str, dict[str, Any]]) -> list[Decision]:
+    """`decide` for every record of `snapshot`, and the rule for a model's answers: kept only with a reviewer's own
+    verdict (a senior's decision, or a submitted verdict other than a lead's bulk accept). `provenance`: the store's
+    metadata by example id (what says a model wrote the answer)."""
+    config = project.config.export
+    senior = {record.external_id: record.submitted() for record in snapshot.senior}
+    decisions = []
+    for record in snapshot.records:
+        decision = decide(record, config, senior.get(record.external_id, ()))
+        metadata = provenance.get(record.external_id, record.metadata)
+        if is_model_written(metadata) and not _reviewed_by_a_person(record, senior.get(record.external_id, ())):
+            decision = Decision(record, "drop", UNREVIEWED_DRAFT)
+        decisions.append(decision)
+    return decisions
+
+
+def _reviewed_by_a_person(record: SnapshotRecord, senior: Sequence[Response]) -> bool:
+    own = [r for r in record.submitted() if r.values.get("verdict") and not is_bulk_accept(record, r)]
+    return bool(own) or any(r.status == "submitted" and r.values.get("verdict") for r in senior)
+
+
+def kept_examples(project: Project, snapshot: Snapshot, provenance: dict[str, dict[str, Any]]) -> list[Example]:
+    """The examples the snapshot's reviews keep, corrections in place, before export's lint and split."""
+    return [_reviewed_example(d, provenance) for d in consensus(project, snapshot, provenance) if d.outcome == "keep"]
+
+
+def drafting_pool(project: Project) -> tuple[list[Example], list[Example], str | None]:
+    """The examples `ftdata draft` may show a model: those the latest snapshot's reviews keep (with corrections
+    in place), the store's human-written examples no reviewer rejected or asked to edit, and the snapshot's id
+    (None: no pull yet). Test prompts (fteval's review queue) are in neither."""
+    examples = Store(project.store_path).read().examples
+    provenance = {e.id: e.metadata for e in examples}
+    accepted: list[Example] = []
+    disputed: set[str] = set()
+    snapshot_id = None
+    if list_snapshots(project):
+        snapshot = Snapshot.load(project)
+        snapshot_id = snapshot.id
+        for decision in consensus(project, snapshot, provenance):
+            if decision.outcome == "keep":
+                accepted.append(_reviewed_example(decision, provenance))
+            if any(r.values.get("verdict") in ("reject", "needs-edit") for r in decision.record.submitted()):
+                disputed.add(decision.record.external_id)
+    human = [e for e in examples if not is_model_written(e.metadata) and e.id not in disputed]
+    return (
+        [e for e in accepted if not e.metadata.get("holdout")],
+        [e for e in human if not e.metadata.get("holdout")],
+        snapshot_id,
+    )
+
+
 def export_dataset(
     project: Project,
     snapshot_id: str | None = None,
@@ -190,8 +245,7 @@ def build_export(
     drops: Counter[str] = Counter()
     adjudication: list[dict[str, Any]] = []
     kept: list[Example] = []
-    senior = {record.external_id: record.submitted() for record in snapshot.senior}
-    for decision in (decide(record, config.export, senior.get(record.external_id, ())) for record in snapshot.records):
+    for decision in consensus(project, snapshot, provenance):
         if decision.outcome == "drop":
             drops[decision.reason] += 1
         elif decision.outcome == "adjudicate":
@@ -214,6 +268,10 @@ def build_export(
     splits = _drop_leaks(splits, threshold, drops)
 
     total = sum(len(v) for v in splits.values())
+    origins = origin_counts(e for members in splits.values() for e in members)
+    unedited = unedited_draft_warning(origins, config.export.max_unedited_drafts)
+    if unedited:
+        warnings.append(unedited)
     if total < config.export.min_examples:
         message, details = _too_small(total, config.export, drops, len(adjudication))
         if not allow_small:
@@ -221,7 +279,8 @@ def build_export(
         warnings.append(f"only {total} examples to export (export.min_examples is {config.export.min_examples})"
                         ": exported anyway (--allow-small)")  # fmt: skip
 
-    content = ExportContent(splits, adjudication, drops, lint_counts, status_from_records(snapshot.records).to_dict())
+    status = status_from_records(snapshot.records).to_dict()
+    content = ExportContent(splits, adjudication, drops, lint_counts, status, origins)
     manifest = _write_export(project, snapshot, folder, content)
     _record_last_export(project, folder, manifest, snapshot.id)
     return ExportResult(folder=folder, manifest=manifest, adjudication=adjudication, warnings=warnings)
@@ -333,6 +392,10 @@ def _reviewed_example(decision: Decision, provenance: dict[str, dict[str, Any]])
     metadata["review"] = {"outcome": decision.reason, "votes": dict(sorted(verdicts.items()))}
     if decision.answer != record.answer:
         metadata["review"]["corrected_from"] = record.external_id
+    if is_model_written(metadata):
+        # A correction that leaves the draft as it was is an accept: "unedited" is about the text trained on.
+        edited = normalise_content(decision.answer or "") != normalise_content(record.answer)
+        metadata["review"]["draft"] = "corrected" if edited else "accepted"
     return record.example(answer=decision.answer, metadata=metadata)
 
 
@@ -550,6 +613,7 @@ def _manifest(
         lint=content.lint_counts,
         files=files,
         license=project.config.license,
+        origins=content.origins,
     )
 
 

@@ -135,4 +135,13 @@ the *answer*: **needs-edit**, tick `contains-PII`, replace it with a placeholder
 Several reviewers see each record on purpose: give your own judgement, not a guess of theirs.
 Records without a majority, or with different corrections, go to a senior reviewer
 (`ftdata adjudicate`), whose decision is final.
+
+## 8. A model's draft
+
+Records with metadata `origin: drafted` were written by a model (`ftdata draft`): **corrected** comes
+pre-filled with the draft (its score: the share of style checks it passes), and the model's other
+candidates are shown beside it. Right as it stands: **accept** (the pre-filled text is then ignored).
+Another candidate is better, or the draft needs fixing: put the answer to train on in **corrected**,
+**needs-edit**. Wrong throughout with no candidate close, or unsafe: **reject**. Check every number: the
+score counts the format, never whether the answer is right. A draft is trained on only with your verdict.
 """

@@ -16,12 +16,14 @@ from typing import Any, ClassVar, Literal
 
 from ftcore.atomic import atomic_write
 from ftcore.config import ConfigError, commented_yaml, load_config, local_or_hub, option, read_yaml_mapping
+from ftcore.endpoint import Endpoint
+from ftcore.generate import Sampling
 from ftcore.models import ModelSource
 from ftcore.training import load_training_target, training_default
 
 PROJECT_FILE = "ftdata.yaml"
 # Metadata properties ftdata itself sends to Argilla: a user's column may not take their names.
-RESERVED_METADATA = ("source", "lint_flags", "near_duplicate_cluster", "tokens", "bulk_accepted_by", "reason")
+RESERVED_METADATA = ("source", "lint_flags", "near_duplicate_cluster", "tokens", "bulk_accepted_by", "reason", "origin")
 
 # Regions whose *national* formats ("(415) 555-2671", "020 7946 0958", "06 12 34 56 78") count as phone
 # numbers, unless the project names its own (`lint.phone_regions`). Numbers written with "+" are checked
@@ -169,10 +171,78 @@ class ExportConfig:
         "meets-quorum",
         "A lead's `ftdata accept` response: enough alone when no reviewer disagrees, or one vote like any other",
     )
+    max_unedited_drafts: float = option(
+        0.8,
+        "Warn (export, stats) when more of the set than this share is model drafts accepted unedited: a set that "
+        "only imitates the drafting model",
+    )
 
     def __post_init__(self) -> None:
         if self.quorum < 1:
             raise ValueError(f"quorum must be at least 1, got {self.quorum}")
+        if not 0 <= self.max_unedited_drafts <= 1:
+            raise ValueError(f"max_unedited_drafts must be in [0, 1], got {self.max_unedited_drafts}")
+
+
+# Endpoint keys that drafting sets once for both backends, in the draft section itself.
+DRAFT_SAMPLING = {
+    "temperature": "draft.temperature",
+    "top_p": "draft.top_p",
+    "n": "draft.n",
+    "seed": "draft.seed",
+    "max_tokens": "draft.max_new_tokens",
+}
+
+
+@dataclass
+class DraftEndpoint(Endpoint):
+    """The drafting endpoint: where it is and how to talk to it; how to sample is the draft section's."""
+
+    SET_ELSEWHERE: ClassVar[dict[str, str]] = {
+        key: f"{setting} (one setting for a local model and an endpoint)" for key, setting in DRAFT_SAMPLING.items()
+    }
+
+
+@dataclass
+class DraftConfig:
+    model: ModelSource | None = option(
+        None,
+        "Local model that drafts: a folder (relative to this file), a hub id, or {path, gguf_file} "
+        "(none: draft.endpoint drafts)",
+    )
+    endpoint: DraftEndpoint | None = option(
+        None,
+        "OpenAI-compatible endpoint that drafts: {base_url, model, api_key_env, concurrency, timeout, max_retries, "
+        "input_price_per_1m, output_price_per_1m} (none: draft.model drafts)",
+    )
+    n: int = option(3, "Candidates per prompt: each is scored by the style spec, the best becomes the draft")
+    temperature: float = option(0.8, "Sampling temperature (more than 0 for n > 1; 0: greedy, one candidate)")
+    top_p: float = option(0.95, "Nucleus sampling")
+    seed: int | None = option(0, "Seed of the sampling (endpoint: candidate i sends seed + i) and of the few-shot pick")
+    max_new_tokens: int = option(512, "Longest draft, in tokens")
+    batch_size: int = option(8, "Prompts per batch on a local model")
+    shots: int = option(4, "Accepted examples shown to the model as few-shot turns (0: none)")
+    shot_tokens: int = option(2000, "Token budget of the few-shot turns (4 characters per token)")
+    guidelines_section: str | None = option(
+        "house style",
+        "Heading (or part of it) of the guidelines section the drafting prompt quotes (none: no guidelines text)",
+    )
+    instructions: str = option("", "More instructions for the drafting model, in your own words")
+    cache: str = option(
+        ".ftdata/draft-cache",
+        "Answers already paid for or computed, relative to this file: a rerun or a resumed run repeats nothing",
+    )
+
+    def __post_init__(self) -> None:
+        if self.model is not None and self.endpoint is not None:
+            raise ValueError("model and endpoint: set one of them (a local model or an endpoint drafts)")
+        if self.batch_size < 1 or self.shots < 0 or self.shot_tokens < 0:
+            raise ValueError("batch_size must be at least 1, shots and shot_tokens at least 0")
+        self.sampling  # noqa: B018 - Sampling checks n, temperature, top_p and max_new_tokens
+
+    @property
+    def sampling(self) -> Sampling:
+        return Sampling(self.temperature, self.top_p, self.n, self.seed, self.max_new_tokens)
 
 
 @dataclass
@@ -205,6 +275,9 @@ class ProjectConfig:
     cost: CostConfig = field(default_factory=CostConfig, metadata={"help": "What `ftdata stats` prices training at"})
     review: ReviewConfig = field(default_factory=ReviewConfig, metadata={"help": "How records are reviewed in Argilla"})
     export: ExportConfig = field(default_factory=ExportConfig, metadata={"help": "How reviews become a training set"})
+    draft: DraftConfig = field(
+        default_factory=DraftConfig, metadata={"help": "How `ftdata draft` drafts answers for prompts with a model"}
+    )
 
     def __post_init__(self) -> None:
         if self.id_column is not None and (not self.id_column.strip() or self.id_column in RESERVED_METADATA):
@@ -230,6 +303,8 @@ class Project:
         if config.lint.tokenizer is not None:
             # A local tokenizer folder is relative to ftdata.yaml, like every path in it; otherwise a hub id.
             config.lint.tokenizer.path = local_or_hub(config.lint.tokenizer.path, root.resolve())
+        if config.draft.model is not None:
+            config.draft.model.path = local_or_hub(config.draft.model.path, root.resolve())
         if config.train_config:
             overridden = {override.partition("=")[0].strip() for override in overrides}
             _take_from_training(config, config_path, root / config.train_config, overridden)

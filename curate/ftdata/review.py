@@ -4,8 +4,11 @@ The design is one function of the project config, saved as JSON beside every exp
 can see what annotators were asked. Records carry the example id as their Argilla `external_id`:
 pushing again updates them in place (responses kept), never duplicates, and a push cut off half
 way simply completes on the next run. Metadata to filter on: the source file, lint flags, the
-near-duplicate cluster, token counts, and the project's own columns (`id_column`, e.g. ticket_id,
-and `review.metadata_columns`, e.g. channel).
+near-duplicate cluster, token counts, `origin` (human, drafted, or a fine-tune's answer from
+fteval's review queue), and the project's own columns (`id_column`, e.g. ticket_id, and
+`review.metadata_columns`, e.g. channel). A model's answer comes pre-filled as the suggestion for
+`corrected` (agent: the model, score: its style pass rate), with `ftdata draft`'s other candidates
+in the field `other_drafts`.
 
 Usage:
     result = push(Project.open("."), ArgillaConnection.from_env())
@@ -24,6 +27,7 @@ from ftcore import __version__
 from ftcore.errors import FtdataError
 from ftcore.example import Example
 from ftdata.argilla_client import ArgillaConnection, record_fields
+from ftdata.origin import ORIGIN_KEY, is_model_written, origin_of
 from ftdata.project import Project
 
 if TYPE_CHECKING:
@@ -47,6 +51,8 @@ MAX_BULK_RECORDS = 500  # Argilla's limit per bulk upsert
 # Record metadata that `ftdata accept` sets: the lead whose response on the record is a bulk accept. Push
 # keeps it (push owns the other metadata and rewrites it from the lint).
 BULK_ACCEPT_KEY = "bulk_accepted_by"
+# A drafted example's other candidates, for annotators to pick from (`ftdata draft`); empty for other records.
+OTHER_DRAFTS_FIELD = "other_drafts"
 
 
 class ReviewError(FtdataError):
@@ -79,6 +85,7 @@ def review_settings(project: Project, with_tokens: bool, client: rg.Argilla | No
         rg.TermsMetadataProperty("lint_flags", options=list(LINT_FLAGS), title="Lint flags", client=client),
         rg.TermsMetadataProperty("near_duplicate_cluster", title="Near-duplicate cluster", client=client),
         rg.TermsMetadataProperty(BULK_ACCEPT_KEY, title="Accepted in bulk by (a lead)", client=client),
+        rg.TermsMetadataProperty(ORIGIN_KEY, title="Origin (human, or drafted by a model)", client=client),
     ]
     if with_tokens:
         metadata.append(rg.IntegerMetadataProperty("tokens", title="Tokens", client=client))
@@ -87,6 +94,12 @@ def review_settings(project: Project, with_tokens: bool, client: rg.Argilla | No
         fields=[
             rg.ChatField(name="conversation", title="Conversation (up to the last user turn)"),
             rg.TextField(name="answer", title="Candidate answer", use_markdown=False),
+            rg.TextField(
+                name=OTHER_DRAFTS_FIELD,
+                title="The model's other drafts (a drafted answer only)",
+                use_markdown=False,
+                required=False,
+            ),
         ],
         questions=[
             rg.LabelQuestion(name="verdict", labels=list(VERDICTS), title="Verdict"),
@@ -119,6 +132,8 @@ class PushResult:
     url: str
     pushed: int = 0
     skipped: dict[str, list[str]] = field(default_factory=dict)  # reason -> example ids not pushed
+    drafted: int = 0  # records whose answer a model drafted, pre-filled as the `corrected` suggestion
+    notes: list[str] = field(default_factory=list)  # what the user should know (e.g. a dataset older than a field)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -126,6 +141,8 @@ class PushResult:
             "url": self.url,
             "pushed": self.pushed,
             "skipped": {k: len(v) for k, v in self.skipped.items()},
+            "drafted": self.drafted,
+            "notes": self.notes,
         }
 
 
@@ -158,8 +175,18 @@ def push(
     columns = user_columns(project)
     # The team's own columns, and what annotators' bulk accepts left on a record (kept across pushes).
     extra = {e.id: {**{c: e.metadata.get(c) for c in columns}, **kept_metadata.get(e.id, {})} for e in examples}
-    items, skipped = review_records(report, examples, question_ids, known_metadata, include_secrets, extra)
+    known_fields = {f.name for f in dataset.settings.fields}
+    items, skipped = review_records(
+        report, examples, question_ids, known_metadata, include_secrets, extra, known_fields
+    )
     result = PushResult(dataset_id=str(dataset.id), url=f"{connection.api_url}/dataset/{dataset.id}/annotation-mode")
+    result.drafted = sum(1 for item in items if _is_drafted_item(item, question_ids))
+    if result.drafted and OTHER_DRAFTS_FIELD not in known_fields:
+        result.notes.append(
+            f"dataset {project.config.dataset!r} was created before the {OTHER_DRAFTS_FIELD!r} field (Argilla adds no "
+            "field to a published dataset): annotators see each draft, not the model's other candidates; a new "
+            "`dataset` name in ftdata.yaml gets them"
+        )
     batch_size = min(project.config.review.batch_size, MAX_BULK_RECORDS)
     for start in range(0, len(items), batch_size):
         batch = items[start : start + batch_size]
@@ -178,10 +205,13 @@ def review_records(
     known_metadata: Collection[str],
     include_secrets: bool = False,
     extra_metadata: Mapping[str, dict[str, Any]] | None = None,
+    known_fields: Collection[str] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
     """The records `push` sends for `examples`, as items of Argilla's bulk upsert (fields, metadata, the lint's
-    suggestions), and the example ids it leaves out, by reason. `question_ids` maps a question name to its server
-    id; metadata the dataset does not know is left out; `extra_metadata` adds metadata per example id.
+    suggestions; for a model's draft, the draft as the `corrected` suggestion and its other candidates), and the
+    example ids it leaves out, by reason. `question_ids` maps a question name to its server id; metadata and fields
+    the dataset does not know are left out (`known_fields` None: every field of the review design); `extra_metadata`
+    adds metadata per example id.
 
     Usage:
         items, skipped = review_records(lint(project), examples, {"issues": issues_id}, {"source", "lint_flags"})
@@ -201,8 +231,40 @@ def review_records(
         else:
             tokens = report.token_counts.get(example.id)
             extra = (extra_metadata or {}).get(example.id)
-            items.append(_record_item(example, flags.get(example.id, {}), tokens, question_ids, known_metadata, extra))
+            item = _record_item(example, flags.get(example.id, {}), tokens, question_ids, known_metadata, extra)
+            if is_model_written(example.metadata):
+                _add_draft(item, example, question_ids, known_fields)
+            items.append(item)
     return items, skipped
+
+
+def _add_draft(
+    item: dict[str, Any], example: Example, question_ids: Mapping[str, str], known_fields: Collection[str] | None
+) -> None:
+    """A model's answer is pre-filled as the `corrected` suggestion (agent: the model, score: the share of style
+    checks the draft passes), so that annotators accept it, pick another or rewrite it; `ftdata draft`'s other
+    candidates go into their own field."""
+    from ftdata.draft import agent_name, chosen_candidate, other_drafts_text
+
+    draft = example.metadata.get("draft")
+    model = str(draft.get("model")) if isinstance(draft, dict) else origin_of(example.metadata)
+    suggestion: dict[str, Any] = {
+        "question_id": question_ids["corrected"],
+        "value": example.completion,
+        "agent": agent_name(model),
+        "type": "model",
+    }
+    if isinstance(draft, dict):
+        score = chosen_candidate(example.metadata).get("pass_rate")
+        if score is not None:
+            suggestion["score"] = round(float(score), 4)
+        if known_fields is None or OTHER_DRAFTS_FIELD in known_fields:
+            item["fields"][OTHER_DRAFTS_FIELD] = other_drafts_text(example.metadata)
+    item["suggestions"].append(suggestion)
+
+
+def _is_drafted_item(item: dict[str, Any], question_ids: Mapping[str, str]) -> bool:
+    return any(s["question_id"] == question_ids.get("corrected") for s in item["suggestions"])
 
 
 def ensure_dataset(project: Project, client: rg.Argilla, with_tokens: bool) -> rg.Dataset:
@@ -338,7 +400,11 @@ def _record_item(
     extra_metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     kinds = sorted(flags.get("kinds", ()))
-    metadata: dict[str, Any] = {"source": str(example.metadata.get("source", "(unknown)")), "lint_flags": kinds}
+    metadata: dict[str, Any] = {
+        "source": str(example.metadata.get("source", "(unknown)")),
+        "lint_flags": kinds,
+        ORIGIN_KEY: origin_of(example.metadata),
+    }
     # The user's columns, as terms (Argilla filters terms by their text), and what push keeps.
     metadata |= {key: str(value) for key, value in (extra_metadata or {}).items() if value not in (None, "", [])}
     if flags.get("cluster"):

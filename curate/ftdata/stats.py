@@ -4,6 +4,12 @@ Token counts come from the base model's tokenizer and chat template (`lint.token
 project without one they are estimated, at 4 characters per token (the usual rule of thumb for
 English with a BPE tokenizer), and the result says so (`estimated`).
 
+Who wrote the answers: `origins` counts the store's examples by origin (human, drafted by `ftdata draft`, a
+fine-tune's answer from fteval's review queue); `reviewed` counts what the latest pulled snapshot's reviews keep
+(export's consensus, before its lint and split) as human-written, drafted-accepted (a model's draft accepted as it
+was) and drafted-corrected, and `warnings` says when unedited drafts are more of it than
+`export.max_unedited_drafts` (0.8): a set that only imitates the drafting model.
+
 Usage:
     stats = compute_stats(Project.open("."))
     stats.training_tokens, stats.costs
@@ -22,6 +28,7 @@ from typing import Any
 from ftcore.atomic import atomic_write
 from ftcore.example import Example
 from ftcore.training import estimate_cost
+from ftdata.origin import origin_counts, origin_of, unedited_draft_warning
 from ftdata.project import CostConfig, Project
 from ftdata.store import Store
 from ftdata.tokens import Distribution, TokenCounts, count_tokens, load_tokenizer
@@ -45,6 +52,10 @@ class Stats:
     tokenizer: str
     counts: TokenCounts | None = field(default=None, repr=False)  # per example, for the histogram
     estimated: bool = False  # no tokenizer: counts are characters / CHARS_PER_TOKEN
+    origins: dict[str, int] = field(default_factory=dict)  # the store's examples by origin (ftdata.origin)
+    reviewed: dict[str, int] = field(default_factory=dict)  # kept by the latest snapshot's reviews, by who wrote them
+    snapshot: str | None = None  # the snapshot `reviewed` comes from (None: no pull yet)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -64,9 +75,27 @@ def compute_stats(project: Project, progress: Callable[[int], None] | None = Non
     if tokenizer is None:
         stats = stats_from_counts(examples, estimate_tokens(examples), project.config.cost, ESTIMATE)
         stats.estimated = True
-        return stats
-    counts = count_tokens(examples, load_tokenizer(tokenizer), progress=progress)
-    return stats_from_counts(examples, counts, project.config.cost, tokenizer.label())
+    else:
+        counts = count_tokens(examples, load_tokenizer(tokenizer), progress=progress)
+        stats = stats_from_counts(examples, counts, project.config.cost, tokenizer.label())
+    _add_origins(stats, project, examples)
+    return stats
+
+
+def _add_origins(stats: Stats, project: Project, examples: Sequence[Example]) -> None:
+    """Who wrote the answers, in the store and in what the latest snapshot's reviews keep; the guardrail."""
+    from ftdata.export import kept_examples  # export pulls in the lint
+    from ftdata.snapshot import Snapshot, list_snapshots
+
+    stats.origins = dict(Counter(origin_of(e.metadata) for e in examples).most_common())
+    if not list_snapshots(project):
+        return
+    snapshot = Snapshot.load(project)
+    kept = kept_examples(project, snapshot, {e.id: e.metadata for e in examples})
+    stats.snapshot, stats.reviewed = snapshot.id, origin_counts(kept)
+    warning = unedited_draft_warning(stats.reviewed, project.config.export.max_unedited_drafts)
+    if warning:
+        stats.warnings.append(f"snapshot {snapshot.id}: {warning}")
 
 
 def estimate_tokens(examples: Sequence[Example]) -> TokenCounts:

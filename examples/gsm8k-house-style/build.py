@@ -7,7 +7,9 @@ Writes, deterministically (the same input gives byte-identical files):
 - planted.json: which candidate ids were planted, and how (what `ftdata check` must find);
 - recorded_reviews.jsonl: the reviews of three annotators (ana, ben, chen) for the candidates, played
   into Argilla by play_reviews.py during the demo. Written by rules that mimic the guidelines
-  (annotation_guidelines/review.md), with a seeded share of human disagreement.
+  (annotation_guidelines/review.md), with a seeded share of human disagreement;
+- questions.jsonl: the next 40 problems, questions only (`{"prompt": ...}`), for the optional drafting
+  step (`ftdata draft`): prompts a team has without answers.
 """
 
 from __future__ import annotations
@@ -24,16 +26,23 @@ sys.path[:0] = [str(HERE.parents[1] / "core"), str(HERE.parents[1] / "curate")] 
 from ftcore import Example  # noqa: E402
 
 SOURCE_ROWS = 640
+DRAFT_ROWS = 40  # after the candidates; the capability suite's GSM8K items are the last 100 rows, far from these
 ANNOTATORS = ("ana", "ben", "chen")
 SEED = 640
 NOTE = re.compile(r"<<[^<>=]+=[^<>]+>>")
 
 
-def load_gsm8k(path: Path) -> list[dict[str, str]]:
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()[:SOURCE_ROWS]]
-    if len(rows) != SOURCE_ROWS:
-        raise SystemExit(f"{path}: expected at least {SOURCE_ROWS} rows")
+def load_gsm8k(path: Path, count: int = SOURCE_ROWS) -> list[dict[str, str]]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()[:count]]
+    if len(rows) != count:
+        raise SystemExit(f"{path}: expected at least {count} rows")
     return rows
+
+
+def questions_to_draft(gsm8k: Path) -> list[dict]:
+    """The 40 problems after the candidates, as prompts without answers (their GSM8K row kept as a column)."""
+    rows = load_gsm8k(gsm8k, SOURCE_ROWS + DRAFT_ROWS)[SOURCE_ROWS:]
+    return [{"prompt": r["question"], "gsm8k_row": SOURCE_ROWS + i} for i, r in enumerate(rows)]
 
 
 def chat(question: str, answer: str, row: int, **metadata: str) -> Example:
@@ -137,6 +146,9 @@ def main() -> None:
     (HERE / "planted.json").write_text(json.dumps(planted, indent=2) + "\n", encoding="utf-8")
     (HERE / "recorded_reviews.jsonl").write_text(
         "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in reviews), encoding="utf-8"
+    )
+    (HERE / "questions.jsonl").write_text(
+        "".join(json.dumps(q, ensure_ascii=False) + "\n" for q in questions_to_draft(gsm8k)), encoding="utf-8"
     )
     print(f"{len(examples)} candidates, {sum(map(len, planted.values()))} planted, {len(reviews)} recorded answers")
 

@@ -1,4 +1,5 @@
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import pytest
 
@@ -83,3 +84,36 @@ def test_commented_yaml_round_trips(tmp_path):
 def test_write_config_resolved(tmp_path):
     path = write_config(Outer(count=9), tmp_path / "out" / "resolved.yaml")
     assert load_config(Outer, path).count == 9
+
+
+@dataclass
+class SharedSection:
+    url: str = option("", "where")
+    temperature: float = option(0.0, "how")
+
+
+@dataclass
+class OwnSection(SharedSection):
+    """A section that inherits a shared one but takes `temperature` from its parent config."""
+
+    SET_ELSEWHERE: ClassVar[dict[str, str]] = {"temperature": "tool.temperature (one setting for both backends)"}
+
+
+@dataclass
+class Tool:
+    temperature: float = option(0.7, "how, for every backend")
+    remote: OwnSection | None = option(None, "a remote backend")
+
+
+def test_a_key_set_elsewhere_is_refused_and_the_right_one_named(tmp_path):
+    path = tmp_path / "tool.yaml"
+    path.write_text("remote:\n  url: http://x\n")
+    assert load_config(Tool, path).remote == OwnSection(url="http://x")  # the inherited default stays
+    path.write_text("remote:\n  url: http://x\n  temperature: 0.2\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(Tool, path)
+    assert str(error.value) == (
+        f"{path}: remote.temperature: not set here: set tool.temperature (one setting for both backends) instead"
+    )
+    with pytest.raises(ConfigError, match=r"--set|remote\.temperature: not set here"):
+        load_config(Tool, None, ["remote.url=http://y", "remote.temperature=0.5"])

@@ -47,12 +47,14 @@ def test_the_data_licence_is_recorded_and_a_manifest_without_one_keeps_its_finge
 
     folder, manifest = export_folder
     written = json.loads((folder / MANIFEST_NAME).read_text())
-    assert "license" not in written  # as manifests were written before the field existed
+    assert "license" not in written and "origins" not in written  # as manifests were written before the fields
     canonical = json.dumps(written, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     assert manifest.fingerprint == hashlib.sha256(canonical.encode()).hexdigest()
     licensed = dataclasses.replace(manifest, license="cc-by-4.0")
     licensed.write(folder)
     assert ExportManifest.read(folder).license == "cc-by-4.0" and licensed.fingerprint != manifest.fingerprint
+    drafted = dataclasses.replace(manifest, origins={"human-written": 5, "drafted-corrected": 2})
+    assert drafted.fingerprint not in (manifest.fingerprint, licensed.fingerprint)
     (folder / MANIFEST_NAME).write_text(json.dumps({**written, "license": 4}))
     with pytest.raises(ManifestError, match="license: must be a string"):
         ExportManifest.read(folder)
