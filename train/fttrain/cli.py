@@ -48,10 +48,23 @@ def run(config_path: Path, overrides: tuple[str, ...], resume: bool, dry_run: bo
         else:
             console.print(found.text(), markup=False)
         return
+    from fttrain import distributed
     from fttrain.run import run as train
 
-    with progress_bars(console, disable=as_json) as bars:
-        summary = train(config, resume=resume, progress=bars.staged)
+    main_rank = distributed.is_main()  # under torchrun / accelerate launch, rank 0 alone draws and prints
+    try:
+        stopping = distributed.stopping_in_one_line(config.output_dir, config.distributed_timeout_s)
+        with stopping, progress_bars(console, disable=as_json or not main_rank) as bars:
+            summary = train(config, resume=resume, progress=bars.staged)
+        distributed.finish()  # every rank is done: the evaluation below runs once, alone
+    except distributed.RankStopped as error:  # one line; exit 1 for a failed job, 2 for a launch to correct
+        if error.by_signal and main_rank and not as_json:
+            console.line()  # the signal may have cut the progress line short
+        if main_rank or error.exit_code != 2:  # a launch to correct is the same on every rank: said once
+            console.print(f"[red]error:[/] {escape(str(error))}")
+        sys.exit(error.exit_code)
+    if not main_rank:
+        return
     if config.evaluate:
         summary.evaluation = evaluate_run(config.evaluate, Path(config.output_dir), console)
         RunFolder(Path(config.output_dir)).write_summary(summary)
