@@ -124,11 +124,11 @@ def test_the_gpu_training_config_plans_a_run_that_fits_its_gpu(path, qwen_shaped
     [model_key] = [key for key, value in values.items() if isinstance(value, str) and HUB_ID.match(value)]
     [data_key] = [key for key, value in values.items() if isinstance(value, str) and value.endswith("/export")]
     overrides = ["--set", f"{model_key}={qwen_shaped_model}", "--set", f"{data_key}={export_dir}"]
-    result = CliRunner().invoke(fttrain_main, ["plan", str(path), *overrides, "--json"])
+    result = CliRunner().invoke(fttrain_main, ["plan", str(path), *overrides, "--device", "config", "--json"])
     assert result.exit_code == 0, result.output  # exit 1: it would not fit the GPU its own config names
     plan = json.loads(result.stdout)
     config = load_train_config(path, [item for item in overrides if item != "--set"])
     assert plan["parameters"] == QWEN25_7B_PARAMETERS
-    assert plan["fits"] and plan["gpu_memory_gb"] == config.gpu_memory_gb
+    assert plan["fits"] and plan["device"]["memory_gb"] == config.gpu_memory_gb
     assert plan["memory"]["total"] <= config.gpu_memory_gb * 0.9
     assert plan["total_steps"] > 0 and plan["train_examples"] > 0
