@@ -302,7 +302,7 @@ def test_a_cpu_plan_measures_a_few_steps_of_the_longest_examples(train_config, m
     lengths = sorted((len(item.input_ids) for item in prepare(config).train.items), reverse=True)
     # The peak batch: the 4 longest examples, flattened into one row when packing, else padded to the longest.
     assert measured.batch_tokens == (sum(lengths[:4]) if packing else 4 * lengths[0])
-    assert measured.steps == 2 and measured.tokens_per_second > 0
+    assert measured.steps == 2 and measured.tokens_per_second > 0 and measured.dtype == "float32"
     assert plan.throughput_source == "measured" and plan.tokens_per_second == measured.tokens_per_second
     assert plan.hours == pytest.approx(plan.train_tokens * 2 / measured.tokens_per_second / 3600)
     assert plan.cost_usd is None
@@ -319,7 +319,7 @@ def test_a_plan_in_half_precision_on_a_cpu_is_measured_in_float32_and_says_so(tr
     """`fttrain run` refuses bf16 on a CPU; the plan made there says so and measures float32, as the run would be."""
     plan = make_plan(load_train_config(train_config(), ["base_model.dtype=bfloat16"]), device="cpu", steps=2)
     assert any(w.startswith("base_model.dtype bfloat16 on a CPU") and "--device config" in w for w in plan.warnings)
-    assert plan.measured is not None and plan.measured.tokens_per_second > 0
+    assert plan.measured.dtype == "float32" and plan.measured.tokens_per_second > 0
 
 
 def test_the_plan_command_says_which_device_it_planned_for(train_config):
@@ -331,7 +331,7 @@ def test_the_plan_command_says_which_device_it_planned_for(train_config):
     here = CliRunner().invoke(main, ["plan", path, "--device", "cpu", "--steps", "2"])
     assert here.exit_code == 0, here.output
     assert "plan for this machine's CPU" in here.output and "fits this machine's RAM" in here.output
-    assert "measured 2 steps here" in here.output and "tokens/s (measured) on your own machine" in here.output
+    assert "measured 2 steps here (float32)" in here.output and "tokens/s (measured) on your own machine" in here.output
     assert "GPU" not in here.output and "$" not in here.output  # no GPU memory, price or speed for a CPU plan
     rented = CliRunner().invoke(main, ["plan", path, "--device", "config", "--json"])
     assert rented.exit_code == 0, rented.output

@@ -170,7 +170,7 @@ def plan(
         if result.measured:
             m = result.measured
             console.print(
-                f"measured {m.steps} steps here on the longest examples: peak {m.peak_gib:.2f} GiB against "
+                f"measured {m.steps} steps here ({m.dtype}) on the longest examples: peak {m.peak_gib:.2f} GiB against "
                 f"{m.predicted_gib:.2f} GiB estimated for that batch ({m.batch_tokens:,} tokens): "
                 f"error {m.error:+.0%}; {m.tokens_per_second:,.0f} tokens/s"
             )

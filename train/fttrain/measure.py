@@ -23,9 +23,10 @@ def measure(config_path: str, steps: int) -> dict:
     import torch
     from transformers import PrinterCallback, Trainer, TrainerCallback
 
-    from fttrain.run import _records_dataset, collator, load_model, prepare, training_arguments
+    from fttrain.run import _check_hardware, _records_dataset, collator, load_model, prepare, training_arguments
 
     config = load_train_config(config_path)
+    _check_hardware(config)  # what `fttrain run` refuses here is not measured either
     prepared = prepare(config)
     longest = sorted(prepared.train.items, key=lambda item: len(item.input_ids), reverse=True)
     size = config.batch_size
@@ -53,8 +54,9 @@ def measure(config_path: str, steps: int) -> dict:
         arguments, max_steps=len(batches), gradient_accumulation_steps=1, eval_strategy="no", save_strategy="no",
         logging_strategy="no", train_sampling_strategy="sequential", load_best_model_at_end=False,
     )  # fmt: skip
+    model = load_model(config)
     trainer = Trainer(
-        model=load_model(config),
+        model=model,
         args=arguments,
         train_dataset=_records_dataset(records),
         data_collator=collator(config, prepared.tokenizer),
@@ -74,6 +76,7 @@ def measure(config_path: str, steps: int) -> dict:
         "batch_tokens": max(tokens),
         "tokens_per_second": sum(timed) / seconds if seconds > 0 else None,
         "peak_bytes": peak,
+        "dtype": str(next(p for p in model.parameters() if p.requires_grad).dtype).removeprefix("torch."),
     }
 
 

@@ -91,6 +91,7 @@ class Measurement:
     peak_gib: float  # CPU: the process's max RSS; CUDA: peak allocated tensors (the CUDA context not included)
     predicted_gib: float  # the plan's estimate for the same batch, counted the same way
     error: float  # (predicted - measured) / measured
+    dtype: str  # what the trained values were computed in: float32 on a CPU, as `fttrain run` trains there
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -363,6 +364,7 @@ def measure_steps(config: TrainConfig, shape: ModelShape, device: Device, steps:
         )
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        last = re.sub(r"^[\w.]+(Error|Exception): ", "", last)  # the traceback's last line, without the class
         raise TrainError(f"measuring {steps} training steps failed: {last}")
     found = json.loads(result.stdout.strip().splitlines()[-1])
     predicted = estimate_memory(shape, config, tokens=found["batch_tokens"], device=device.kind)
@@ -376,6 +378,7 @@ def measure_steps(config: TrainConfig, shape: ModelShape, device: Device, steps:
         peak_gib=peak,
         predicted_gib=predicted_gib,
         error=(predicted_gib - peak) / peak,
+        dtype=found["dtype"],
     )
 
 
