@@ -31,10 +31,11 @@ def measure(config_path: str, steps: int) -> dict:
     longest = sorted(prepared.train.items, key=lambda item: len(item.input_ids), reverse=True)
     size = config.batch_size
     batches = [batch for start in range(0, steps * size, size) if (batch := longest[start : start + size])]
-    if config.packing:  # one padding-free row of the batch's examples
-        tokens = [sum(len(item.input_ids) for item in batch) for batch in batches]
-    else:  # padded to the longest in the batch
-        tokens = [len(batch) * max(len(item.input_ids) for item in batch) for batch in batches]
+    real = [sum(len(item.input_ids) for item in batch) for batch in batches]  # what throughput counts, as the plan
+    # What memory holds: packing makes one padding-free row of the batch's examples; without it, each is padded
+    # to the longest in the batch.
+    padded = [len(batch) * max(len(item.input_ids) for item in batch) for batch in batches]
+    tokens = real if config.packing else padded
     records = [{"input_ids": item.input_ids, "labels": item.labels} for batch in batches for item in batch]
 
     class StepTimes(TrainerCallback):
@@ -65,7 +66,9 @@ def measure(config_path: str, steps: int) -> dict:
     )
     trainer.remove_callback(PrinterCallback)
     trainer.train()
-    timed = tokens[1:]
+    if trainer.state.num_input_tokens_seen != sum(real):  # the batches trained must be the ones reported
+        raise RuntimeError(f"trained {trainer.state.num_input_tokens_seen} tokens, not the {sum(real)} measured")
+    timed = real[1:]
     seconds = timer.end - timer.starts[1] if len(timer.starts) > 1 else 0.0
     if torch.cuda.is_available():
         peak = torch.cuda.max_memory_allocated()

@@ -87,7 +87,7 @@ class Measurement:
 
     steps: int
     batch_tokens: int  # tokens of the largest batch (the peak's), packed or padded
-    tokens_per_second: float  # steady state: from the second step on
+    tokens_per_second: float  # examples' tokens (not padding) per second, steady state: from the second step on
     peak_gib: float  # CPU: the process's max RSS; CUDA: peak allocated tensors (the CUDA context not included)
     predicted_gib: float  # the plan's estimate for the same batch, counted the same way
     error: float  # (predicted - measured) / measured
