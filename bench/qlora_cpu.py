@@ -222,9 +222,9 @@ def main() -> None:
             f"{f'{passing}/{answered}':>12}"
         )
     slower = median("qlora", "train_s") / median("lora", "train_s")
-    saved = 1 - median("qlora", "peak_mib") / median("lora", "peak_mib")
+    memory = median("qlora", "peak_mib") / median("lora", "peak_mib") - 1
     extra_minutes = (median("qlora", "train_s") - median("lora", "train_s")) / 60
-    print(f"qlora / lora: {slower:.2f}x the training time, {saved:+.0%} less peak memory; per training round "
+    print(f"qlora / lora: {slower:.2f}x the training time, {memory:+.0%} peak memory; per training round "
           f"{'+' if extra_minutes >= 0 else ''}{extra_minutes:.1f} min for qlora")  # fmt: skip
     print("\nfttrain plan (--device cpu) against the runs (error: (predicted - measured) / measured):")
     for method in METHODS:
