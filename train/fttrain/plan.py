@@ -269,8 +269,15 @@ def make_plan(
             warnings.append("not measured: the estimated peak does not fit this device")
         else:
             measured = measure_steps(config, shape, target, steps)
-            # The measured batch is the worst the data holds, so its peak decides, when the estimate is lower.
-            fits = max(memory.total, measured.peak_gib) <= target.memory_gb * USABLE_SHARE
+            # The measured batch is the worst the data holds, so its peak decides, when the estimate is lower
+            # (on CUDA torch counts tensors only: the context is added back).
+            peak = measured.peak_gib + (CUDA_CONTEXT_GIB if target.kind == "cuda" else 0)
+            fits = max(memory.total, peak) <= target.memory_gb * USABLE_SHARE
+            if not fits:
+                warnings.append(
+                    f"the measured peak ({peak:.2f} GiB) does not fit {target.describe()} "
+                    f"({target.memory_gb * USABLE_SHARE:.1f} GiB usable)"
+                )
             if measured.error < -0.25:
                 warnings.append(
                     f"the estimate is {-measured.error:.0%} under the peak measured here ({measured.peak_gib:.2f} GiB "
