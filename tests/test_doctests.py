@@ -39,6 +39,7 @@ DOCTESTED = [
     "evaluate/fteval/metrics/rouge_l/rouge_l.py",
     "evaluate/fteval/metrics/style_adherence/style_adherence.py",
     "evaluate/fteval/paired.py",
+    "train/fttrain/distributed.py",
 ]
 PROMPT = re.compile(r"^\s*>>>", re.MULTILINE)
 

@@ -135,6 +135,8 @@ def load_base(
             bnb_4bit_quant_type=four_bit.quant_type,
             bnb_4bit_use_double_quant=four_bit.double_quant,
             bnb_4bit_compute_dtype=dtype,
+            # FSDP shards flat tensors of one dtype: 4-bit blocks stored in the compute dtype shard with the rest.
+            **({"bnb_4bit_quant_storage": dtype} if os.environ.get("ACCELERATE_USE_FSDP", "") == "true" else {}),
         )
     with transformers_bars_off():  # the CLIs show loading as a phase of their own progress display
         return _from_pretrained(AutoModelForCausalLM, base, setting, "it", **kwargs)

@@ -124,18 +124,8 @@ class Store:
         elif version not in self.versions():
             kept = ", ".join(self.versions()) or "none"
             raise StoreError(f"{self.path}: no version {version!r} (kept: {kept})")
-        import datasets  # heavy import: only when a store is actually read
-
         folder = self.path / version
-        rows = [] if _saved_empty(folder / "examples") else datasets.load_from_disk(str(folder / "examples")).to_list()
-        examples = [
-            Example(
-                id=row["id"],
-                messages=tuple(Message(m["role"], m["content"]) for m in row["messages"]),
-                metadata=json.loads(row["metadata"]),
-            )
-            for row in rows
-        ]
+        examples = [] if _saved_empty(folder / "examples") else _read_examples(folder / "examples")
         rejected = [
             RejectedRow(
                 r["source"],
@@ -273,6 +263,23 @@ class Store:
         for child in self.path.iterdir():
             if child.is_dir() and (child.name in stale or child.name.endswith(".staging")):
                 shutil.rmtree(child, ignore_errors=True)
+
+
+# Rows converted from Arrow per batch: the store's million rows never sit in memory twice (Arrow's Python rows and
+# the Examples made of them), only the Examples and one batch.
+READ_BATCH = 10_000
+
+
+def _read_examples(folder: Path) -> list[Example]:
+    import datasets  # heavy import: only when a store is actually read
+
+    table = datasets.load_from_disk(str(folder))  # memory-mapped: nothing is read until a batch is asked for
+    examples = []
+    for batch in table.iter(batch_size=READ_BATCH):
+        for id_, messages, metadata in zip(batch["id"], batch["messages"], batch["metadata"], strict=True):
+            turns = tuple(Message(m["role"], m["content"]) for m in messages)
+            examples.append(Example(id=id_, messages=turns, metadata=json.loads(metadata)))
+    return examples
 
 
 def _saved_empty(folder: Path) -> bool:

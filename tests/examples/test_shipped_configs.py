@@ -52,6 +52,8 @@ def kind(path: Path) -> str:
         return "ftdata project"
     if isinstance(content, dict) and "checks" in content:
         return "style spec"
+    if path.name.startswith("accelerate"):
+        return "accelerate config"
     if path.name.startswith("train"):
         return "fttrain config"
     if path.name.startswith("eval"):
@@ -61,7 +63,7 @@ def kind(path: Path) -> str:
 
 def test_the_examples_ship_every_kind_of_config():
     kinds = {kind(path) for path in SHIPPED}
-    assert kinds == {"ftdata project", "style spec", "fttrain config", "fteval config"}
+    assert kinds == {"ftdata project", "style spec", "fttrain config", "fteval config", "accelerate config"}
     names = {str(path.relative_to(REPO)) for path in SHIPPED}
     assert {"examples/gsm8k-house-style/train-gpu.yaml", "examples/gsm8k-house-style/eval-gpu.yaml"} <= names
 
@@ -79,6 +81,10 @@ def test_shipped_config_loads_with_its_tool(path):
     elif found == "style spec":
         spec = StyleSpec.load(path)
         assert spec.checks
+    elif found == "accelerate config":  # what `accelerate launch --config_file` reads (tests/train/test_distributed.py)
+        from accelerate.commands.config.config_args import load_config_from_file
+
+        assert load_config_from_file(str(path)).distributed_type
     elif found == "fttrain config":
         config = load_train_config(path)
         if config.evaluate:  # the eval config training runs when it ends: it must load too
@@ -118,11 +124,11 @@ def test_the_gpu_training_config_plans_a_run_that_fits_its_gpu(path, qwen_shaped
     [model_key] = [key for key, value in values.items() if isinstance(value, str) and HUB_ID.match(value)]
     [data_key] = [key for key, value in values.items() if isinstance(value, str) and value.endswith("/export")]
     overrides = ["--set", f"{model_key}={qwen_shaped_model}", "--set", f"{data_key}={export_dir}"]
-    result = CliRunner().invoke(fttrain_main, ["plan", str(path), *overrides, "--json"])
+    result = CliRunner().invoke(fttrain_main, ["plan", str(path), *overrides, "--device", "config", "--json"])
     assert result.exit_code == 0, result.output  # exit 1: it would not fit the GPU its own config names
     plan = json.loads(result.stdout)
     config = load_train_config(path, [item for item in overrides if item != "--set"])
     assert plan["parameters"] == QWEN25_7B_PARAMETERS
-    assert plan["fits"] and plan["gpu_memory_gb"] == config.gpu_memory_gb
+    assert plan["fits"] and plan["device"]["memory_gb"] == config.gpu_memory_gb
     assert plan["memory"]["total"] <= config.gpu_memory_gb * 0.9
     assert plan["total_steps"] > 0 and plan["train_examples"] > 0

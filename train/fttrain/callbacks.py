@@ -23,13 +23,16 @@ def peak_memory_mb() -> float:
 
 
 class MetricsFile(TrainerCallback):
-    """One JSON line per log: step, epoch, loss or eval loss, learning rate, tokens/s, peak memory."""
+    """One JSON line per log: step, epoch, loss or eval loss, learning rate, tokens/s (all ranks together), and
+    the peak memory of rank 0's process."""
 
     def __init__(self, path: Path):
         self.path = path
         self._last = (time.perf_counter(), 0)
 
     def on_log(self, args, state, control, logs: dict[str, Any] | None = None, **kwargs):
+        if not state.is_world_process_zero:  # rank 0 writes; tokens seen are already summed over ranks
+            return
         now, tokens = time.perf_counter(), state.num_input_tokens_seen
         then, tokens_before = self._last
         self._last = (now, tokens)

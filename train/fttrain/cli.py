@@ -49,15 +49,29 @@ def run(config_path: Path, overrides: tuple[str, ...], resume: bool, dry_run: bo
         else:
             console.print(found.text(), markup=False)
         return
+    from fttrain import distributed
     from fttrain.card import write_model_card
     from fttrain.run import run as train
 
-    with progress_bars(console, disable=as_json) as bars:
-        summary = train(config, resume=resume, progress=bars.staged)
-        if config.evaluate:  # its phases in the same display, after training's
-            summary.evaluation = evaluate_run(config.evaluate, Path(config.output_dir), console, bars.staged)
-            RunFolder(Path(config.output_dir)).write_summary(summary)
-            write_model_card(config.output_dir)  # the card gains the verdict
+    main_rank = distributed.is_main()  # under torchrun / accelerate launch, rank 0 alone draws and prints
+    try:
+        stopping = distributed.stopping_in_one_line(config.output_dir, config.distributed_timeout_s)
+        with progress_bars(console, disable=as_json or not main_rank) as bars:
+            with stopping:
+                summary = train(config, resume=resume, progress=bars.staged)
+            distributed.finish()  # every rank is done: the evaluation below runs once, alone
+            if main_rank and config.evaluate:  # its phases in the same display, after training's
+                summary.evaluation = evaluate_run(config.evaluate, Path(config.output_dir), console, bars.staged)
+                RunFolder(Path(config.output_dir)).write_summary(summary)
+                write_model_card(config.output_dir)  # the card gains the verdict
+    except distributed.RankStopped as error:  # one line; exit 1 for a failed job, 2 for a launch to correct
+        if error.by_signal and main_rank and not as_json:
+            console.line()  # the signal may have cut the progress line short
+        if main_rank or error.exit_code != 2:  # a launch to correct is the same on every rank: said once
+            console.print(f"[red]error:[/] {escape(str(error))}")
+        sys.exit(error.exit_code)
+    if not main_rank:
+        return
     if as_json:
         click.echo(json.dumps({**summary.to_dict(), "run_folder": str(config.output_dir)}, indent=2))
         return
@@ -105,20 +119,38 @@ def evaluate_run(
 @main.command()
 @config_argument
 @set_option
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda", "config"]),
+    default="auto",
+    show_default=True,
+    help="auto: this machine's GPU, or its CPU without one; cpu, cuda: this machine's; config: the GPU the config "
+    "names (gpu_memory_gb, gpu_tokens_per_second, gpu_usd_per_hour), e.g. one you are about to rent.",
+)
+@click.option(
+    "--measure/--no-measure",
+    default=None,
+    help="Train a few real steps here first: tokens/s, and the measured peak beside the estimate (default: on a CPU).",
+)
+@click.option("--steps", default=3, show_default=True, type=click.IntRange(min=2), help="Steps --measure trains.")
 @json_option
-def plan(config_path: Path, overrides: tuple[str, ...], as_json: bool) -> None:
-    """Before spending money: tokens, steps, peak GPU memory, hours and cost; exit 1 if it will not fit the GPU."""
+def plan(
+    config_path: Path, overrides: tuple[str, ...], device: str, measure: bool | None, steps: int, as_json: bool
+) -> None:
+    """Before spending money: tokens, steps, peak memory on the device planned for, hours and cost; exit 1 if it
+    will not fit."""
     from rich.table import Table
 
     from fttrain.config import load_train_config
     from fttrain.plan import USABLE_SHARE, make_plan
 
     config = load_train_config(config_path, overrides)
-    result = make_plan(config)
+    result = make_plan(config, device=device, measure=measure, steps=steps)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:
         console = Console(stderr=True, highlight=False, soft_wrap=True)
+        console.print(f"[bold]plan for {escape(result.device.describe())}[/]")
         console.print(
             f"[bold]{result.train_examples}[/] examples, {result.train_tokens:,} tokens "
             f"({result.trained_tokens:,} trained), max_seq_len {config.max_seq_len}, packing {config.packing}"
@@ -131,19 +163,35 @@ def plan(config_path: Path, overrides: tuple[str, ...], as_json: bool) -> None:
         trainable = f"{result.trainable_parameters:,} trainable ({share:.2%})"
         console.print(f"{config.method}: {result.parameters:,} parameters, {trainable}")
         memory = Table("memory", "GiB", box=None)
-        for name in ("weights", "adapter", "gradients", "optimizer", "activations", "overhead"):
+        names = ("weights", "adapter", "gradients", "optimizer", "activations", "overhead")
+        for name in names:
             memory.add_row(name, f"{getattr(result.memory, name):.2f}")
         memory.add_row("[bold]total[/]", f"[bold]{result.memory.total:.2f}[/]")
         console.print(memory)
         verdict = "[green]fits[/]" if result.fits else "[red]does not fit[/]"
+        where = f"a {result.device.memory_gb:g} GiB GPU" if result.device.kind == "cuda" else "this machine's RAM"
         console.print(
-            f"{verdict} a {result.gpu_memory_gb:g} GiB GPU ({result.gpu_memory_gb * USABLE_SHARE:.1f} GiB usable, "
+            f"{verdict} {where} ({result.device.memory_gb * USABLE_SHARE:.1f} GiB usable, "
             f"gradient_checkpointing {config.gradient_checkpointing})"
         )
-        console.print(
-            f"{result.hours:.2f} h at {config.gpu_tokens_per_second:g} tokens/s, "
-            f"${result.cost_usd:,.2f} at ${config.gpu_usd_per_hour:g}/h"
-        )
+        if result.measured:
+            m = result.measured
+            console.print(
+                f"measured {m.steps} steps here ({m.dtype}) on the longest examples: peak {m.peak_gib:.2f} GiB against "
+                f"{m.predicted_gib:.2f} GiB estimated for that batch ({m.batch_tokens:,} tokens): "
+                f"error {m.error:+.0%}; {m.tokens_per_second:,.0f} tokens/s"
+            )
+        if result.hours is None:
+            console.print("time: not estimated (no throughput for a CPU without --measure)")
+        else:
+            source = "measured" if result.throughput_source == "measured" else "gpu_tokens_per_second"
+            cost = (
+                f", ${result.cost_usd:,.2f} at ${config.gpu_usd_per_hour:g}/h"
+                if result.cost_usd is not None
+                else " on your own machine"
+            )
+            duration = f"{result.hours:.2f} h" if result.hours >= 1 else f"{result.hours * 60:.1f} min"
+            console.print(f"{duration} at {result.tokens_per_second:,.0f} tokens/s ({source}){cost}")
         for warning in result.warnings:
             console.print(f"[yellow]warning:[/] {escape(warning)}")
     if not result.fits:

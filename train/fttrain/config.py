@@ -65,14 +65,20 @@ class TrainConfig(TrainingTarget):
         None, "An fteval config run when training ends, scoring this run as `finetuned` (results in output_dir/eval)"
     )
     gpu_memory_gb: float = option(80.0, "`plan`: memory of the GPU you will train on")
+    distributed_timeout_s: float = option(
+        900.0,
+        "Several processes (torchrun, accelerate launch): seconds a rank waits for the others before the job ends",
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()  # base_model, max_seq_len, epochs and the GPU's figures
-        for key in ("learning_rate", "warmup_ratio", "gpu_memory_gb"):
+        for key in ("learning_rate", "warmup_ratio", "gpu_memory_gb", "distributed_timeout_s"):
             if not math.isfinite(getattr(self, key)):  # NaN passes every comparison below
                 raise ValueError(f"{key} must be a finite number, got {getattr(self, key)}")
         if not 0 <= self.seed < 2**32:  # what numpy's seeding (in transformers.set_seed) accepts
             raise ValueError(f"seed must be in [0, 2**32), got {self.seed}")
+        if self.distributed_timeout_s <= 0:
+            raise ValueError(f"distributed_timeout_s must be positive, got {self.distributed_timeout_s}")
         if self.learning_rate <= 0 or self.batch_size < 1 or self.gradient_accumulation < 1:
             raise ValueError("learning_rate, batch_size and gradient_accumulation must be positive")
         if any(limit is not None and limit < 1 for limit in (self.train_limit, self.validation_limit)):

@@ -1,19 +1,31 @@
-"""`fttrain plan`: what a run will cost before it starts — tokens, steps, peak GPU memory, hours and dollars.
+"""`fttrain plan`: what a run will cost before it starts — tokens, steps, peak memory, hours and dollars, for a
+named device: this machine's GPU, its CPU when it has no GPU, or the GPU the config names (`--device config`: the
+one you are about to rent).
 
 Usage:
-    plan = make_plan(load_train_config("train.yaml", overrides=["gpu_memory_gb=24"]))
-    plan.fits, plan.memory.total, plan.warnings
+    plan = make_plan(load_train_config("train.yaml", overrides=["gpu_memory_gb=24"]), device="config")
+    plan.device.name, plan.fits, plan.memory.total, plan.warnings
+    plan = make_plan(config, device="cpu", measure=True)   # a few real steps: tokens/s, and the measured peak
+    plan.measured.peak_gib, plan.measured.error           # against the prediction at the same batch
 
 Token counts come from the run's own preparation (`fttrain.run.prepare`: the manifest check, the chat
-template, the assistant masks); the model's size and shape come from its config alone, never its weights.
+template, the assistant masks); the model's size and shape come from its config alone, never its weights. A CPU
+has no throughput to assume, so a CPU plan measures a few steps (`fttrain.measure`, in a process of its own).
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import platform
 import re
+import subprocess
+import sys
+import tempfile
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 from ftcore.models import load_model_config as load_base_config
 from ftcore.training import estimate_cost
@@ -26,6 +38,12 @@ GIB = 2**30
 USABLE_SHARE = 0.9
 # The CUDA context (driver, cuBLAS/cuDNN kernels loaded into the process) takes 0.5-1 GiB before any tensor.
 CUDA_CONTEXT_GIB = 1.0
+# On a CPU the whole process counts: Python with torch, transformers, peft, datasets and bitsandbytes imported
+# holds ~0.5 GiB before any model (max RSS measured with torch 2.13 / transformers 5.24).
+PROCESS_BASELINE_GIB = 0.5
+MEASURED_STEPS = 3  # the first is set-up (allocations, kernel choice): timed from the second
+DeviceChoice = Literal["auto", "cpu", "cuda", "config"]
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "config")
 MIN_STEPS = 10  # below this the warm-up and the schedule have too few optimiser updates to mean anything
 # Architectures whose modules `ModelShape` lists exactly (each checked against a real model in the tests).
 # Others are counted as a Llama-style decoder, with a warning.
@@ -46,8 +64,42 @@ class MemoryEstimate:
 
 
 @dataclass(frozen=True)
+class Device:
+    """What a plan is for: this machine's GPU or CPU (`detected`), or the GPU a config names for a run elsewhere."""
+
+    kind: Literal["cpu", "cuda"]
+    name: str  # "NVIDIA H100 80GB HBM3", "AMD EPYC 7B13, 2 cores", "a 24 GiB GPU (gpu_memory_gb)"
+    memory_gb: float  # what the run must fit in: the GPU's memory, or the machine's RAM (GiB)
+    detected: bool
+
+    def describe(self) -> str:
+        """`the CPU of this machine (AMD EPYC, 2 cores, 23.4 GiB RAM)`, `a 24 GiB GPU (...)`."""
+        if self.kind == "cpu":
+            return f"this machine's CPU ({self.name}, {self.memory_gb:.1f} GiB RAM)"
+        if self.detected:
+            return f"this machine's GPU ({self.name}, {self.memory_gb:.1f} GiB)"
+        return self.name
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A few real training steps on the planned device, on the longest examples (the worst batches a run meets)."""
+
+    steps: int
+    batch_tokens: int  # tokens of the largest batch (the peak's), packed or padded
+    tokens_per_second: float  # examples' tokens (not padding) per second, steady state: from the second step on
+    peak_gib: float  # CPU: the process's max RSS; CUDA: peak allocated tensors (the CUDA context not included)
+    predicted_gib: float  # the plan's estimate for the same batch, counted the same way
+    error: float  # (predicted - measured) / measured
+    dtype: str  # what the trained values were computed in: float32 on a CPU, as `fttrain run` trains there
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Plan:
-    """What `fttrain run` would do with a config, and what it would take."""
+    """What `fttrain run` would do with a config, and what it would take on `device`."""
 
     train_examples: int
     train_tokens: int  # with the chat template, after max_seq_len truncation
@@ -57,11 +109,14 @@ class Plan:
     total_steps: int
     parameters: int  # from the model config alone (no weights loaded)
     trainable_parameters: int
+    device: Device
     memory: MemoryEstimate
-    gpu_memory_gb: float
     fits: bool
-    hours: float
-    cost_usd: float
+    tokens_per_second: float | None  # what the hours assume (none: not known, for a CPU not measured)
+    throughput_source: Literal["measured", "gpu_tokens_per_second", "unknown"]
+    hours: float | None
+    cost_usd: float | None  # at gpu_usd_per_hour for a GPU; none for a CPU (your own machine)
+    measured: Measurement | None
     warnings: list[str]
 
     def to_dict(self) -> dict[str, Any]:
@@ -181,8 +236,13 @@ class ModelShape:
         return sum(module.parameters for module in self.modules())
 
 
-def make_plan(config: TrainConfig) -> Plan:
-    """Tokenize the training split as `run` would, size the model from its config, and estimate the run."""
+def make_plan(
+    config: TrainConfig, device: DeviceChoice = "auto", measure: bool | None = None, steps: int = MEASURED_STEPS
+) -> Plan:
+    """Tokenize the training split as `run` would, size the model from its config, and estimate the run on
+    `device`: auto is this machine's GPU, or its CPU without one; cpu and cuda are this machine's; config is the
+    GPU the config names (gpu_memory_gb, gpu_tokens_per_second, gpu_usd_per_hour), wherever the plan is made.
+    `measure` (default: on a CPU, whose throughput nobody can assume) trains `steps` real steps here first."""
     # Tokenizing does not depend on the compute dtype; passing "auto" keeps `prepare`'s check that half
     # precision needs CUDA from refusing a plan made on a laptop for the GPU it is about to rent.
     prepared = prepare(replace(config, base_model=replace(config.base_model, dtype="auto")))
@@ -196,11 +256,44 @@ def make_plan(config: TrainConfig) -> Plan:
     steps_per_epoch = steps_for(sequences, config)
     # The Trainer's own arithmetic: ceil(epochs x updates per epoch), so fractional epochs round up.
     total_steps = math.ceil(config.epochs * steps_per_epoch)
-    memory = estimate_memory(shape, config)
-    fits = memory.total <= config.gpu_memory_gb * USABLE_SHARE  # read as GiB: a "24 GB" card has 24 GiB
-    cost = estimate_cost(train_tokens, config.epochs, config.gpu_tokens_per_second, config.gpu_usd_per_hour)
+    target = detect_device(config, device)
+    memory = estimate_memory(shape, config, device=target.kind)
+    fits = memory.total <= target.memory_gb * USABLE_SHARE  # read as GiB: a "24 GB" card has 24 GiB
     longest = max((len(item.input_ids) for item in items), default=0)
-    warnings = _warnings(shape, config, prepared, memory, fits, total_steps, longest)
+    warnings = _warnings(shape, config, prepared, memory, fits, total_steps, longest, target)
+    measured = None
+    if measure if measure is not None else target.kind == "cpu":
+        if not target.detected:
+            warnings.append(f"not measured: {target.name} is not on this machine")
+        elif not fits:
+            warnings.append("not measured: the estimated peak does not fit this device")
+        else:
+            measured = measure_steps(config, shape, target, steps)
+            # The measured batch is the worst the data holds, so its peak decides, when the estimate is lower
+            # (on CUDA torch counts tensors only: the context is added back).
+            peak = measured.peak_gib + (CUDA_CONTEXT_GIB if target.kind == "cuda" else 0)
+            fits = max(memory.total, peak) <= target.memory_gb * USABLE_SHARE
+            if not fits:
+                warnings.append(
+                    f"the measured peak ({peak:.2f} GiB) does not fit {target.describe()} "
+                    f"({target.memory_gb * USABLE_SHARE:.1f} GiB usable)"
+                )
+            if measured.error < -0.25:
+                warnings.append(
+                    f"the estimate is {-measured.error:.0%} under the peak measured here ({measured.peak_gib:.2f} GiB "
+                    f"for {measured.batch_tokens:,} tokens): trust the measurement"
+                )
+    if measured is not None:
+        throughput, source = measured.tokens_per_second, "measured"
+    elif target.kind == "cuda":
+        throughput, source = config.gpu_tokens_per_second, "gpu_tokens_per_second"
+    else:
+        throughput, source = None, "unknown"
+    hours = cost_usd = None
+    if throughput:
+        cost = estimate_cost(train_tokens, config.epochs, throughput, config.gpu_usd_per_hour)
+        hours = cost.gpu_hours
+        cost_usd = cost.gpu_usd if target.kind == "cuda" else None
     return Plan(
         train_examples=len(items),
         train_tokens=train_tokens,
@@ -210,12 +303,89 @@ def make_plan(config: TrainConfig) -> Plan:
         total_steps=total_steps,
         parameters=shape.parameters,
         trainable_parameters=count_trainable(shape, config),
+        device=target,
         memory=memory,
-        gpu_memory_gb=config.gpu_memory_gb,
         fits=fits,
-        hours=cost.gpu_hours,
-        cost_usd=cost.gpu_usd,
+        tokens_per_second=throughput,
+        throughput_source=source,
+        hours=hours,
+        cost_usd=cost_usd,
+        measured=measured,
         warnings=warnings,
+    )
+
+
+def detect_device(config: TrainConfig, choice: DeviceChoice = "auto") -> Device:
+    """The device a plan is for (see `make_plan`)."""
+    import torch
+
+    if choice not in DEVICE_CHOICES:
+        raise TrainError(f"device {choice!r}: one of {', '.join(DEVICE_CHOICES)}")
+    if choice == "config":
+        name = f"a {config.gpu_memory_gb:g} GiB GPU (the config's gpu_memory_gb, not this machine's)"
+        return Device("cuda", name, config.gpu_memory_gb, detected=False)
+    if choice in ("auto", "cuda") and torch.cuda.is_available():
+        properties = torch.cuda.get_device_properties(0)
+        return Device("cuda", properties.name, properties.total_memory / GIB, detected=True)
+    if choice == "cuda":
+        raise TrainError(
+            "device cuda: this machine has no CUDA GPU; --device config plans for the GPU the config names"
+        )
+    return Device("cpu", _cpu_name(), _ram_gib(), detected=True)
+
+
+def _cpu_name() -> str:
+    import torch
+
+    lines = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    model = names[0] if names else platform.processor() or platform.machine()
+    threads = torch.get_num_threads()
+    return f"{model}, {os.cpu_count()} cores, {threads} torch thread{'s' if threads > 1 else ''}"
+
+
+def _ram_gib() -> float:
+    import psutil
+
+    return psutil.virtual_memory().total / GIB
+
+
+def measure_steps(config: TrainConfig, shape: ModelShape, device: Device, steps: int = MEASURED_STEPS) -> Measurement:
+    """Train `steps` steps of `batch_size` of the longest examples in a fresh process (`python -m fttrain.measure`:
+    its peak is the run's, not this process's), and set the prediction for that same batch beside it."""
+    from fttrain.run_folder import RunFolder
+
+    if steps < 2:
+        raise TrainError(f"steps must be at least 2 (the first is set-up, timed from the second), got {steps}")
+    if device.kind == "cpu" and config.base_model.dtype in ("bfloat16", "float16"):
+        # `fttrain run` refuses half precision on a CPU; the plan is for float32 there (see the warning).
+        config = replace(config, base_model=replace(config.base_model, dtype="float32"))
+    with tempfile.TemporaryDirectory(prefix="fttrain-measure-") as work:
+        folder = RunFolder(Path(work))
+        folder.write_config(replace(config, output_dir=str(Path(work) / "run")))
+        result = subprocess.run(
+            [sys.executable, "-m", "fttrain.measure", str(folder.path / "fttrain.resolved.yaml"), str(steps)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "CUDA_VISIBLE_DEVICES": ""} if device.kind == "cpu" else None,
+        )
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        last = re.sub(r"^[\w.]+(Error|Exception): ", "", last)  # the traceback's last line, without the class
+        raise TrainError(f"measuring {steps} training steps failed: {last}")
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    predicted = estimate_memory(shape, config, tokens=found["batch_tokens"], device=device.kind)
+    # CUDA: torch counts tensors only, so the context is left out of the prediction it is set against.
+    predicted_gib = predicted.total - (CUDA_CONTEXT_GIB if device.kind == "cuda" else 0)
+    peak = found["peak_bytes"] / GIB
+    return Measurement(
+        steps=steps,
+        batch_tokens=found["batch_tokens"],
+        tokens_per_second=found["tokens_per_second"],
+        peak_gib=peak,
+        predicted_gib=predicted_gib,
+        error=(predicted_gib - peak) / peak,
+        dtype=found["dtype"],
     )
 
 
@@ -286,9 +456,10 @@ def count_trainable(shape: ModelShape, config: TrainConfig) -> int:
 # --- memory ---------------------------------------------------------------------------------------------------
 
 
-def dtype_bytes(config: TrainConfig) -> int:
-    """Bytes per value in the compute dtype; `auto` is bfloat16, since a plan is for a CUDA GPU."""
-    return 4 if config.base_model.dtype == "float32" else 2
+def dtype_bytes(config: TrainConfig, device: str = "cuda") -> int:
+    """Bytes per value in the compute dtype; `auto` is bfloat16 on a CUDA GPU (as `ftcore.models.torch_dtype` loads
+    it); a CPU computes in float32 (`fttrain run` refuses half precision there)."""
+    return 4 if device == "cpu" or config.base_model.dtype == "float32" else 2
 
 
 def nf4_bytes_per_weight(config: TrainConfig) -> float:
@@ -301,7 +472,7 @@ def nf4_bytes_per_weight(config: TrainConfig) -> float:
     return 0.5 + (1 / 64 + 4 / (64 * 256) if config.quant.double_quant else 4 / 64)
 
 
-def layer_activation_bytes(shape: ModelShape, config: TrainConfig) -> float:
+def layer_activation_bytes(shape: ModelShape, config: TrainConfig, compute: int = 2) -> float:
     """Bytes autograd keeps per token in one decoder block, without gradient checkpointing.
 
     Counted from the tensors a transformers Llama block saves for backward under bf16 autocast with SDPA
@@ -317,27 +488,34 @@ def layer_activation_bytes(shape: ModelShape, config: TrainConfig) -> float:
       lora_A's r outputs (~7r); with dropout, peft also keeps the dropped-out input in the adapter's fp32;
     - qlora: prepare_model_for_kbit_training leaves norms and embeddings in fp32, so the residual stream is fp32
       and the MLP's elementwise products run in fp32 (+6i).
+
+    `compute`: bytes of the compute dtype (2 for bf16, the default; 4 for fp32, as on a CPU); the fp32 terms stay.
     """
     h, i = shape.hidden_size, shape.intermediate_size
     q, kv = shape.heads * shape.head_dim, shape.kv_heads * shape.head_dim
-    attention = 4 * q + 4 * kv
-    mlp = 6 * i
+    c = compute
+    attention = 2 * c * (q + kv)
+    mlp = 3 * c * i
     norms = shape.norms_per_layer * 4 * h
     if config.method == "full":
-        norms += shape.norms_per_layer * 2 * h
-        inputs = 2 * h + 2 * h + 2 * i  # q/k/v share one input, gate/up another; o's is SDPA's output, kept above
+        norms += shape.norms_per_layer * c * h
+        inputs = c * (2 * h + i)  # q/k/v share one input, gate/up another; o's is SDPA's output, kept above
         return norms + attention + mlp + inputs
     per_block = [m for m in lora_modules(shape, config) if m.name.startswith("model.layers.0.")]
-    adapters = sum(2 * m.in_features + 7 * config.lora.r for m in per_block)
+    adapters = sum(c * m.in_features + 7 * config.lora.r for m in per_block)
     if config.lora.dropout > 0:
         adapters += sum(4 * m.in_features for m in per_block)
-    upcast = 6 * i if config.method == "qlora" else 0
+    upcast = 3 * (4 - c) * i if config.method == "qlora" else 0  # nothing to upcast when compute is fp32
     return norms + attention + mlp + adapters + upcast
 
 
-def estimate_memory(shape: ModelShape, config: TrainConfig) -> MemoryEstimate:
-    """Peak memory of a training step at `batch_size` x `max_seq_len` tokens, the way `fttrain run` sets it up."""
-    compute = dtype_bytes(config)
+def estimate_memory(
+    shape: ModelShape, config: TrainConfig, tokens: int | None = None, device: str = "cuda"
+) -> MemoryEstimate:
+    """Peak memory of a training step at `tokens` tokens (default: the fullest micro-batch, `batch_size` x
+    `max_seq_len`), the way `fttrain run` sets it up on `device` ("cuda": tensors and the CUDA context; "cpu": the
+    whole process, fp32 compute for dtype auto)."""
+    compute = dtype_bytes(config, device)
     params = shape.parameters
     if config.method == "qlora":
         # bitsandbytes quantises the decoder blocks' linear layers (not lm_head); prepare_model_for_kbit_training
@@ -361,8 +539,9 @@ def estimate_memory(shape: ModelShape, config: TrainConfig) -> MemoryEstimate:
         gradients = adapter  # one gradient per trainable value, in its dtype
     optimizer = 2 * gradients  # AdamW: exp_avg and exp_avg_sq, in each parameter's dtype (torch's AdamW)
 
-    tokens = config.batch_size * config.max_seq_len  # the fullest micro-batch, packed or padded
-    per_layer = layer_activation_bytes(shape, config)
+    if tokens is None:
+        tokens = config.batch_size * config.max_seq_len  # the fullest micro-batch, packed or padded
+    per_layer = layer_activation_bytes(shape, config, compute)
     if config.gradient_checkpointing:
         # Each block keeps only its input (the residual stream: fp32 under qlora, see above); during backward
         # one block at a time is recomputed with all its activations.
@@ -376,7 +555,7 @@ def estimate_memory(shape: ModelShape, config: TrainConfig) -> MemoryEstimate:
     logits = tokens * shape.vocab_size * 12
     activations = blocks + logits
 
-    overhead = CUDA_CONTEXT_GIB * GIB
+    overhead = (CUDA_CONTEXT_GIB if device == "cuda" else PROCESS_BASELINE_GIB) * GIB
     if config.method == "qlora":
         # bitsandbytes dequantises one weight at a time into the compute dtype for the matmul.
         overhead += max(m.in_features * m.out_features for m in shape.block_modules()) * compute
@@ -388,10 +567,15 @@ def estimate_memory(shape: ModelShape, config: TrainConfig) -> MemoryEstimate:
 # --- warnings -------------------------------------------------------------------------------------------------
 
 
-def _warnings(shape, config, prepared, memory, fits, total_steps, longest) -> list[str]:
+def _warnings(shape, config, prepared, memory, fits, total_steps, longest, device: Device) -> list[str]:
     found = []
     if not fits:
-        found.append(_does_not_fit(shape, config, memory, longest))
+        found.append(_does_not_fit(shape, config, memory, longest, device))
+    if device.kind == "cpu" and config.base_model.dtype in ("bfloat16", "float16"):
+        found.append(
+            f"base_model.dtype {config.base_model.dtype} on a CPU: `fttrain run` refuses it there (~5x slower than "
+            "float32); planned as float32. For the GPU it is meant for: --device config"
+        )
     train = prepared.train
     if train.truncated_examples:
         found.append(
@@ -417,29 +601,31 @@ def _warnings(shape, config, prepared, memory, fits, total_steps, longest) -> li
     return found
 
 
-def _does_not_fit(shape: ModelShape, config: TrainConfig, memory: MemoryEstimate, longest: int) -> str:
-    usable = config.gpu_memory_gb * USABLE_SHARE
+def _does_not_fit(shape: ModelShape, config: TrainConfig, memory: MemoryEstimate, longest: int, device: Device) -> str:
+    usable = device.memory_gb * USABLE_SHARE
     options: list[tuple[str, TrainConfig]] = []
     if not config.gradient_checkpointing:
         options.append(("gradient_checkpointing=true", replace(config, gradient_checkpointing=True)))
     effective = config.batch_size * config.gradient_accumulation
     for batch in range(config.batch_size - 1, 0, -1):  # the largest batch that fits, same effective batch
         smaller = replace(config, batch_size=batch, gradient_accumulation=math.ceil(effective / batch))
-        if estimate_memory(shape, smaller).total <= usable or batch == 1:
+        if estimate_memory(shape, smaller, device=device.kind).total <= usable or batch == 1:
             options.append((f"batch_size={batch} gradient_accumulation={smaller.gradient_accumulation}", smaller))
             break
     if 16 <= longest < config.max_seq_len:  # the data never fills max_seq_len: a tighter bound loses nothing
         options.append((f"max_seq_len={longest} (the longest example)", replace(config, max_seq_len=longest)))
     if config.method != "qlora":
         options.append(("method=qlora", replace(config, method="qlora")))
-    estimates = [(change, estimate_memory(shape, changed).total) for change, changed in options]
+    estimates = [(change, estimate_memory(shape, changed, device=device.kind).total) for change, changed in options]
     fitting = [f"{change} ({total:.1f} GiB)" for change, total in estimates if total <= usable]
+    what = f"{device.memory_gb:g} GiB GPU" if device.kind == "cuda" else f"{device.memory_gb:.1f} GiB of RAM"
     message = (
-        f"estimated peak {memory.total:.1f} GiB does not fit a {config.gpu_memory_gb:g} GiB GPU "
+        f"estimated peak {memory.total:.1f} GiB does not fit a {what} "
         f"({usable:.1f} GiB usable; activations {memory.activations:.1f} GiB at {config.batch_size} x "
         f"{config.max_seq_len} tokens)"
     )
     if fitting:
         return f"{message}; it fits with any one of: " + "; ".join(fitting)
     tried = "; ".join(f"{change} ({total:.1f} GiB)" for change, total in estimates)
-    return f"{message}; no single change is enough ({tried}): combine them, or use a larger GPU"
+    larger = "a larger GPU" if device.kind == "cuda" else "a machine with more memory, or a GPU"
+    return f"{message}; no single change is enough ({tried}): combine them, or use {larger}"

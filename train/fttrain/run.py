@@ -40,6 +40,7 @@ from ftcore.run_folder import (
     RunSummary,
 )
 from ftcore.versions import package_versions
+from fttrain import distributed
 from fttrain.callbacks import peak_memory_mb
 from fttrain.card import write_model_card
 from fttrain.config import TrainConfig
@@ -155,28 +156,34 @@ def run(config: TrainConfig, resume: bool = False, progress: Callable[..., None]
     """
     output = Path(config.output_dir)
     folder = RunFolder(output)
+    # Under torchrun / accelerate launch: join the other ranks first, so a refusal below ends every rank alike.
+    distributed.start(config.distributed_timeout_s)
     if resume:
         _check_resumable(folder, config)
     elif folder.started:
         raise TrainError(f"{output}: a run is already there: pass --resume to continue it, or another output_dir")
     _check_hardware(config)
     prepared = prepare(config)
-    output.mkdir(parents=True, exist_ok=True)
-    if not resume:  # a resumed run keeps the records of the run it continues
-        _write_run_records(prepared, folder)
+    distributed.barrier()  # every rank has checked the folder before rank 0 writes to it
+    if distributed.is_main():  # the only writer: other ranks write nothing
+        output.mkdir(parents=True, exist_ok=True)
+        if not resume:  # a resumed run keeps the records of the run it continues
+            _write_run_records(prepared, folder)
 
-    from transformers import PrinterCallback, Trainer, set_seed
+    from transformers import PrinterCallback, set_seed
 
     set_seed(config.seed)
     model = load_model(config)
-    trainer = Trainer(
+    train_records = shard_evenly(prepared.train.as_records(), config.batch_size, prepared.tokenizer.pad_token_id)
+    trainer = distributed.trainer_class()(
         model=model,
         args=training_arguments(config, output, has_validation=prepared.validation is not None),
-        train_dataset=_dataset(prepared.train),
+        train_dataset=_records_dataset(train_records),
         eval_dataset=_dataset(prepared.validation) if prepared.validation else None,
         data_collator=collator(config, prepared.tokenizer),
         processing_class=prepared.tokenizer,
-        callbacks=callbacks(config, output, progress),
+        callbacks=callbacks(config, output, progress if distributed.is_main() else None),
+        real_examples=len(prepared.train.items),
     )
     trainer.remove_callback(PrinterCallback)  # our bar and metrics file say it; raw log dicts would repeat it
     started = time.perf_counter()
@@ -196,15 +203,16 @@ def run(config: TrainConfig, resume: bool = False, progress: Callable[..., None]
         seconds=round(seconds, 1),
         tokens_seen=trainer.state.num_input_tokens_seen,
         tokens_per_second=round(trainer.state.num_input_tokens_seen / seconds, 1) if seconds else None,
-        peak_memory_mb=peak_memory_mb(),
+        peak_memory_mb=distributed.max_over_ranks(peak_memory_mb()),  # the busiest device's
         train_examples=len(prepared.train.items),
         truncated_examples=prepared.train.truncated_examples,
         data_manifest=prepared.manifest.fingerprint,
         method=config.method,
     )
-    folder.write_summary(summary)
-    plot_losses(history, folder.file(LOSS_PLOT))
-    write_model_card(output)  # in place of the empty card peft saved with the adapter
+    if distributed.is_main():
+        folder.write_summary(summary)
+        plot_losses(history, folder.file(LOSS_PLOT))
+        write_model_card(output)  # in place of the empty card peft saved with the adapter
     return summary
 
 
@@ -279,6 +287,11 @@ def training_arguments(config: TrainConfig, output: Path, has_validation: bool):
         per_device_eval_batch_size=config.batch_size,
         gradient_accumulation_steps=config.gradient_accumulation,
         dataloader_pin_memory=torch.cuda.is_available(),
+        # Several processes without CUDA: data parallel over gloo (without use_cpu, accelerate sees no device to
+        # parallelise over, and each rank would train alone on all the data).
+        use_cpu=not torch.cuda.is_available(),
+        ddp_timeout=int(config.distributed_timeout_s),
+        ddp_find_unused_parameters=False,  # every trainable parameter is in every forward: skip DDP's graph walk
         bf16=torch.cuda.is_available() and compute_dtype(config) == torch.bfloat16,
         fp16=torch.cuda.is_available() and compute_dtype(config) == torch.float16,  # with a loss scaler
         seed=config.seed,
@@ -342,9 +355,22 @@ def plot_losses(history: list[dict[str, Any]], path: Path) -> None:
 
 
 def _dataset(split: TokenizedSplit):
+    return _records_dataset(split.as_records())
+
+
+def _records_dataset(records: list[dict[str, Any]]):
     import datasets
 
-    return datasets.Dataset.from_list(split.as_records())
+    return datasets.Dataset.from_list(records)
+
+
+def shard_evenly(records: list[dict[str, Any]], batch_size: int, pad_token_id: int) -> list[dict[str, Any]]:
+    """The training records, and with several ranks the filler rows that complete the last global batch
+    (`fttrain.distributed.EvenShardSampler`): every example once per epoch, none twice, none dropped."""
+    if distributed.world_size() <= 1:
+        return records
+    fillers = distributed.filler_count(len(records), batch_size * distributed.world_size())
+    return records + [distributed.filler_record(pad_token_id) for _ in range(fillers)]
 
 
 def _write_run_records(prepared: Prepared, folder: RunFolder) -> None:
