@@ -26,10 +26,10 @@ import string
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from common import REPO, gsm8k_rows, load, machine, materialised_smollm2
+from peak import run_measured
 
 FTDATA = [str(Path(sys.executable).parent / "ftdata")]  # the installed console script, as users run it
 
@@ -120,21 +120,17 @@ def build_rows(n: int, rows: list[dict], rng: random.Random) -> tuple[list[dict]
 
 
 def run(command: list[str], cwd: Path) -> tuple[float, float, str]:
-    """Run a command; its wall seconds, the peak memory of that process itself in MiB (wait4's rusage of this one
-    child: RUSAGE_CHILDREN would be the largest of every child so far), and its stdout."""
+    """Run a command; its wall seconds, the peak memory of that process itself in MiB (bench/peak.py: neither
+    the largest child so far nor this bench's own rows), and its stdout."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
-        start = time.perf_counter()
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=stdout, stderr=stderr)
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
+        returncode, seconds, peak_mib = run_measured(command, cwd=cwd, env=env, stdout=stdout, stderr=stderr)
         stdout.seek(0)
         stderr.seek(0)
         output, errors = stdout.read().decode(), stderr.read().decode()
-    if process.returncode not in (0, 1):
-        sys.exit(f"{' '.join(command)} failed ({process.returncode}):\n{errors[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024, output
+    if returncode not in (0, 1):
+        sys.exit(f"{' '.join(command)} failed ({returncode}):\n{errors[-2000:]}")
+    return seconds, peak_mib, output
 
 
 def bench(n: int, rows: list[dict], tokenizer: Path, work: Path) -> dict:

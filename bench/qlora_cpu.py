@@ -37,7 +37,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -47,6 +46,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import yaml
 from common import HOUSE_SYSTEM, REPO, gsm8k_rows, load, machine, materialised_smollm2
+from peak import run_measured
 
 DEMO = REPO / "examples" / "gsm8k-house-style"
 FTTRAIN = str(Path(sys.executable).parent / "fttrain")
@@ -67,18 +67,15 @@ def build_export(work: Path, train: int, validation: int, test: int) -> Path:
 
 def train(method: str, model: Path, data: Path, out: Path, train_limit: int | None) -> dict:
     """`fttrain run` on the demo's train.yaml with this method, in its own process: its summary, its wall time
-    and its own peak memory (max RSS of that process, from wait4)."""
+    and its own peak memory (max RSS of that process alone, bench/peak.py)."""
     command = [FTTRAIN, "run", str(DEMO / "train.yaml"), "--json"]
     for override in run_overrides(method, model, data, out, train_limit):
         command += ["--set", override]
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=stdout, stderr=stderr)
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.perf_counter() - started
+        returncode, wall, peak_mib = run_measured(command, stdout=stdout, stderr=stderr)
         stdout.seek(0)
         stderr.seek(0)
-        if os.waitstatus_to_exitcode(status) != 0:
+        if returncode != 0:
             sys.exit(f"fttrain run ({method}) failed:\n{stderr.read().decode()[-3000:]}")
         summary = json.loads(stdout.read().decode())
     windows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
@@ -93,7 +90,7 @@ def train(method: str, model: Path, data: Path, out: Path, train_limit: int | No
         "tokens": summary["tokens_seen"],
         "tokens_per_s": summary["tokens_per_second"],
         "steady_tokens_per_s": sum(tokens) / sum(seconds) if seconds and sum(seconds) else None,
-        "peak_mib": usage.ru_maxrss / 1024,
+        "peak_mib": peak_mib,
         "final_loss": summary["final_loss"],
         "eval_loss": summary["eval_loss"],
         "steps": summary["steps"],

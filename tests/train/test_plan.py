@@ -338,3 +338,20 @@ def test_the_plan_command_says_which_device_it_planned_for(train_config):
     found = json.loads(rented.stdout)
     assert found["device"]["kind"] == "cuda" and found["device"]["memory_gb"] == 24 and found["measured"] is None
     assert found["tokens_per_second"] == 1000 and found["throughput_source"] == "gpu_tokens_per_second"
+
+
+def test_a_measured_peak_is_the_measuring_process_own_not_its_parent_s():
+    """Linux carries a process's max RSS across fork and exec: a plan started from a large process (this test
+    session, a notebook) must not report its parent's memory as the run's peak."""
+    import subprocess
+    import sys
+
+    ballast = bytearray(1024 * 2**20)  # 1 GiB, touched page by page so that it is resident here
+    for index in range(0, len(ballast), 4096):
+        ballast[index] = 1
+    child = subprocess.run(
+        [sys.executable, "-c", "from fttrain.measure import _peak_rss_bytes; print(_peak_rss_bytes())"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    del ballast
+    assert 10 * 2**20 < int(child.stdout) < 700 * 2**20  # the child's own imports, far below the parent's 1 GiB

@@ -68,10 +68,7 @@ def measure(config_path: str, steps: int) -> dict:
     trainer.train()
     timed = real[1:]
     seconds = timer.end - timer.starts[1] if len(timer.starts) > 1 else 0.0
-    if torch.cuda.is_available():
-        peak = torch.cuda.max_memory_allocated()
-    else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+    peak = torch.cuda.max_memory_allocated() if torch.cuda.is_available() else _peak_rss_bytes()
     return {
         "steps": len(batches),
         "batch_tokens": max(tokens),
@@ -79,6 +76,19 @@ def measure(config_path: str, steps: int) -> dict:
         "peak_bytes": peak,
         "dtype": str(next(p for p in model.parameters() if p.requires_grad).dtype).removeprefix("torch."),
     }
+
+
+def _peak_rss_bytes() -> int:
+    """This process's own peak resident memory. Not getrusage's ru_maxrss: Linux carries a process's high-water
+    mark across fork and exec, so a plan started from a large process (a notebook, a test session) would read
+    the parent's memory as the run's. /proc's VmHWM belongs to this process's own address space."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
 
 
 if __name__ == "__main__":
