@@ -131,6 +131,24 @@ def openai_server(served_model_dir, tmp_path_factory):
         server.stop()
 
 
+@pytest.fixture
+def scripted():
+    """`scripted(**script)` starts a ScriptedServer (tests/openai_server.py: answers, failures and delays as the
+    test scripts them, for what a real server cannot be made to do on cue); every one is stopped afterwards."""
+    from openai_server import Script, ScriptedServer
+
+    servers = []
+
+    def start(**script):
+        server = ScriptedServer(Script(**script)).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def export_dir(tmp_path_factory, gsm8k_rows):
     """80 GSM8K examples, accepted by two reviewers in a snapshot, exported by ftdata's export."""

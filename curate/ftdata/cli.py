@@ -30,6 +30,21 @@ def main() -> None:
     """Curate fine-tuning data: import, lint, review in Argilla, export a versioned training set."""
 
 
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="auto",
+    show_default=True,
+    help="Input format; auto picks by extension, then by content.",
+)
+
+
+def map_option(example: str):
+    """`--map ROLE=COLUMN,...`: which columns hold the turns (import and draft read files the same way)."""
+    return click.option("--map", "mapping", metavar="ROLE=COLUMN,...", help=f"Columns holding the turns, {example}.")
+
+
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
@@ -101,20 +116,8 @@ def init(directory: Path, dataset: str | None, style: Path | None, force: bool) 
 
 @main.command(name="import")
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="auto",
-    show_default=True,
-    help="Input format; auto picks by extension, then by content.",
-)
-@click.option(
-    "--map",
-    "mapping",
-    metavar="ROLE=COLUMN,...",
-    help="Columns holding the turns, e.g. user=question,assistant=answer[,system=instructions].",
-)
+@format_option
+@map_option("e.g. user=question,assistant=answer[,system=instructions]")
 @project_option
 @set_option
 @json_option
@@ -160,20 +163,8 @@ def import_(sources, fmt, mapping, project_dir, overrides, as_json) -> None:
 @click.option("--limit", type=click.IntRange(min=0), help="Draft only the first N distinct prompts of the input.")
 @click.option("--dry-run", is_flag=True, help="Print the drafting prompt of one prompt and the estimated tokens and "
               "cost; send nothing, store nothing.")  # fmt: skip
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="auto",
-    show_default=True,
-    help="Input format; auto picks by extension, then by content.",
-)
-@click.option(
-    "--map",
-    "mapping",
-    metavar="ROLE=COLUMN,...",
-    help="Columns holding the turns, e.g. user=question[,system=instructions][,assistant=answer to improve].",
-)
+@format_option
+@map_option("e.g. user=question[,system=instructions][,assistant=answer to improve]")
 @project_option
 @set_option
 @json_option

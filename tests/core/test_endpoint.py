@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 
 import pytest
-from openai_server import Script, ScriptedServer, free_port
+from openai_server import free_port
 
 from ftcore.config import ConfigError, build, load_config
 from ftcore.endpoint import NO_KEY, Endpoint, EndpointError, EndpointGenerator
@@ -23,20 +23,6 @@ def ask(*texts):
 
 def endpoint(server, **settings):
     return Endpoint(base_url=server.base_url, model="scripted", **settings)
-
-
-@pytest.fixture
-def scripted():
-    servers = []
-
-    def start(**script):
-        server = ScriptedServer(Script(**script)).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 # ----- the config section -----

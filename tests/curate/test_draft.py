@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 from click.testing import CliRunner
 from draft_helpers import STYLE, drafting_project, endpoint_settings, house_rows, write_prompts
-from openai_server import Script, ScriptedServer, free_port
+from openai_server import free_port
 
 from ftcore.example import Example, Message, compute_id
 from ftcore.generate import Answer, Candidate
@@ -34,20 +34,6 @@ from ftdata.store import Store
 KEY_VARIABLE = "FTKIT_TEST_DRAFT_KEY"
 KEY = "sk-draft-7c1d9e-the-secret-itself"
 OWN_SYSTEM = "This conversation's own system prompt, which the answer must follow too:"
-
-
-@pytest.fixture
-def scripted():
-    servers = []
-
-    def start(**script):
-        server = ScriptedServer(Script(**script)).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def store_state(project):

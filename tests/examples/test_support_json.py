@@ -135,7 +135,8 @@ def train_evaluate_and_gate(tmp_path: Path, export: Path, project: Path, base_mo
     assert trained.exit_code == 0, trained.output
     v1 = tmp_path / "v1" / "eval" / "results.json"
     results = json.loads(v1.read_text())
-    assert results["data"]["n"] == 6 and list(results["contestants"]) == ["base", "base+prompt", "finetuned"]
+    assert results["data"]["n"] == 6
+    assert list(results["contestants"]) == ["base", "base+prompt", "base+fewshot", "finetuned"]
     assert {f"pass_rate/{check}" for check in STYLE_CHECKS} <= set(results["contestants"]["finetuned"]["scores"])
     card = (tmp_path / "v1" / "README.md").read_text()
     assert "- Licence: apache-2.0\n" in card and results["verdict"] in card  # the data's licence, the verdict
