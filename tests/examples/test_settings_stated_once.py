@@ -32,7 +32,8 @@ EVAL_KEYS = ("base_model",)
 
 
 def kind(path: Path) -> str:
-    for prefix in ("ftdata", "train", "eval", "style"):
+    # accelerate-*.yaml: accelerate's own launcher config (distribution only, none of the settings above)
+    for prefix in ("ftdata", "train", "eval", "style", "accelerate"):
         if path.name.startswith(prefix):
             return prefix
     raise AssertionError(f"{path}: a shipped config of no known kind: add its loader to this test")
