@@ -2,7 +2,8 @@
 # idempotent and fast once .venv matches pyproject.toml and constraints/ftkit.txt).
 .PHONY: demo test setup lint argilla-up argilla-down
 
-# Tests run offline, single-threaded (two torch threads are 4x slower on a shared 2-core machine).
+# Tests run offline, single-threaded (two torch threads are 4x slower on a shared 2-core machine), one pytest
+# worker per core instead (-n 2): most tests wait on one thread, a server or a subprocess.
 TEST_ENV := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 OMP_NUM_THREADS=1
 
 # The local Argilla installs its own virtualenv and starts while setup installs ftkit's (independent, ~1 min saved).
@@ -12,7 +13,7 @@ demo:
 
 test: setup lint
 	scripts/install-browser.sh
-	$(TEST_ENV) .venv/bin/python -m pytest --durations=15
+	$(TEST_ENV) .venv/bin/python -m pytest -n 2 --dist loadfile --durations=15
 
 setup:
 	scripts/setup.sh
