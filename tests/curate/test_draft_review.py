@@ -124,9 +124,11 @@ def test_the_annotator_sees_the_draft_pre_filled_in_the_ui(tmp_path, gsm8k_rows,
             page.get_by_label("Username").fill(username)
             page.get_by_label("Password").fill(credentials["password"])
             page.get_by_role("button", name="Sign in").click()
+            # Signed in only once the app has left the sign-in page (a loaded machine takes seconds).
+            expect(page).not_to_have_url(re.compile(r"/sign-in"), timeout=30_000)
             page.goto(f"{url}/dataset/{dataset.id}/annotation-mode")
             corrected = page.get_by_label("Question: corrected")
-            expect(corrected).to_contain_text("Corrected answer")
+            expect(corrected).to_contain_text("Corrected answer", timeout=30_000)
             # The suggestion fills the text box (a rich editor, not a <textarea>), marked with the drafting model.
             box = corrected.get_by_role("textbox")
             expect(box).not_to_be_empty()

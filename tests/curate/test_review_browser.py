@@ -87,7 +87,7 @@ def test_annotator_submits_through_the_ui(review_project, annotator, argilla_con
         page.get_by_label("Username").fill(username)
         page.get_by_label("Password").fill(password)
         page.get_by_role("button", name="Sign in").click()
-        expect(page).not_to_have_url(re.compile(r"/sign-in"))
+        expect(page).not_to_have_url(re.compile(r"/sign-in"), timeout=30_000)  # seconds on a loaded machine
 
         page.goto(f"{url}/dataset/{dataset.id}/annotation-mode")
         verdict = page.get_by_label("Question: verdict")
