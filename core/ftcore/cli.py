@@ -50,6 +50,12 @@ class ProgressBars:
         self._tasks: dict[str, int] = {}
         self._totals: dict[str, int | None] = {}
 
+    def drop_unstarted(self) -> None:
+        """Remove the phases announced but with nothing done yet."""
+        for task in self._progress.tasks:
+            if task.id in self._tasks.values() and not task.completed:
+                self._progress.remove_task(task.id)
+
     def counter(self, label: str):
         """progress(n): n more items done, total unknown."""
         return lambda n: self.staged(label, n, None)
@@ -105,4 +111,9 @@ def progress_columns() -> tuple[ProgressColumn, ...]:
 def progress_bars(console: Console, disable: bool = False) -> Iterator[ProgressBars]:
     """The one progress display of the three CLIs (rich), on `console`; `disable` for --json."""
     with Progress(*progress_columns(), console=console, transient=False, disable=disable) as progress:
-        yield ProgressBars(progress)
+        bars = ProgressBars(progress)
+        try:
+            yield bars
+        except BaseException:
+            bars.drop_unstarted()  # a phase that failed before its first item adds a line and says nothing
+            raise

@@ -276,7 +276,7 @@ class EndpointGenerator:
         for unit in missing:
             waiting[unit.index] += 1
         complete_already = sum(1 for left in waiting.values() if left == 0)
-        if self.progress is not None and complete_already:
+        if self.progress is not None:  # the phase starts now (its clock too), with what the cache already holds
             self.progress(complete_already)
         if missing:
             began = time.perf_counter()

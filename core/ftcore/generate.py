@@ -194,6 +194,8 @@ class TransformersGenerator:
         if sampling.seed is not None:
             torch.manual_seed(sampling.seed)
         answers: list[Answer] = []
+        if self.progress is not None:
+            self.progress(0)  # the phase starts now, so its clock counts the first batch too
         try:
             for start in range(0, len(conversations), self.batch_size):
                 batch = conversations[start : start + self.batch_size]
@@ -284,6 +286,8 @@ class VLLMGenerator:
 
     def complete(self, conversations: Sequence[Conversation], max_new_tokens: int | None = None) -> list[Answer]:
         self.sampling.max_tokens = self.default_max_new_tokens if max_new_tokens is None else max_new_tokens
+        if self.progress is not None:
+            self.progress(0)  # the phase starts now, so its clock counts the whole run
         began = time.perf_counter()
         outputs = self.engine.chat([list(c) for c in conversations], self.sampling, lora_request=self.lora)
         seconds = time.perf_counter() - began

@@ -601,6 +601,8 @@ def heldout_loss(
     items.sort(key=lambda item: len(item.input_ids))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     total, count = 0.0, 0
+    if progress is not None:
+        progress(0)  # the phase starts now, so its clock counts the first batch too
     for start in range(0, len(items), batch_size):
         batch = items[start : start + batch_size]
         width = max(len(item.input_ids) for item in batch)

@@ -274,6 +274,9 @@ def test_progress_counts_conversations_cached_ones_first(scripted, tmp_path):
     assert generator.pending(ask("a", "b", "c", "d")) == 2
     generator.generate(ask("a", "b", "c", "d"))
     assert seen == [2, 1, 1]
+    fresh = []  # nothing cached: the phase is still announced before the first answer comes back
+    EndpointGenerator(endpoint(server), tmp_path / "other-cache", progress=fresh.append).generate(ask("e"))
+    assert fresh == [0, 1]
 
 
 def test_n_candidates_as_separate_seeded_requests_each_cached(scripted, tmp_path):

@@ -31,7 +31,7 @@ def test_stats_and_progress(tiny_model_dir):
     seen = []
     generator = TransformersGenerator(model, tokenizer, batch_size=2, progress=seen.append)
     generator.generate([[{"role": "user", "content": f"Question {i}?"}] for i in range(5)], max_new_tokens=8)
-    assert seen == [2, 2, 1]
+    assert seen == [0, 2, 2, 1]  # announced before the first batch (a display's clock starts then), then per batch
     # The tiny random model never ends its turn within 8 tokens: 5 answers of exactly 8 new tokens.
     assert generator.stats.prompts == 5 and generator.stats.new_tokens == 40
     assert generator.stats.finish_reasons == {"length": 5} and generator.stats.tokens_per_second > 0

@@ -62,3 +62,29 @@ def test_slow_phases_say_seconds_per_item_and_time_left():
     assert not progress.tasks[-1].finished
     bars.staged("loading the base model", 1, 1)
     assert progress.tasks[-1].finished
+
+
+def test_a_phase_is_timed_from_its_announcement_and_one_that_failed_unstarted_leaves_no_line():
+    """Generators announce a phase (n = 0) before their first batch: its clock counts that batch. A command that
+    fails before a phase's first item keeps its error on one line: that phase's bar goes, a started one stays."""
+    import pytest
+
+    from ftcore.cli import progress_bars
+
+    clock = Clock()
+    progress, _ = display(clock)
+    bars = ProgressBars(progress)
+    bars.staged("generating: base", 0, 32)
+    clock.now += 40.0  # the first batch of 16
+    bars.staged("generating: base", 16, 32)
+    clock.now += 40.0
+    bars.staged("generating: base", 16, 32)
+    assert "0:01:20" in line(progress, "generating: base")  # both batches, not the second alone
+
+    out = io.StringIO()
+    console = Console(file=out, width=140, force_terminal=False, color_system=None)
+    with pytest.raises(RuntimeError), progress_bars(console) as bars:
+        bars.staged("pulling records", 3, 10)
+        bars.staged("drafting", 0, 2)
+        raise RuntimeError("HTTP 429")
+    assert "pulling records" in out.getvalue() and "drafting" not in out.getvalue()

@@ -219,7 +219,8 @@ def test_three_contestants_scored_and_recorded(eval_config, export_dir, finetune
 
 
 def assert_phases(events: list[tuple], expected: list[tuple[str, int]]) -> None:
-    """`progress(stage, n, total)` events: stages one after another (never interleaved), each ending with its
+    """`progress(stage, n, total)` events: stages one after another (never interleaved), each announced before
+    its first item is done (n = 0: a display's clock for it starts then, not a batch later) and ending with its
     count equal to its last total, which is `expected`."""
     stages = [stage for stage, *_ in events]
     order = list(dict.fromkeys(stages))
@@ -228,6 +229,7 @@ def assert_phases(events: list[tuple], expected: list[tuple[str, int]]) -> None:
         mine = [event for event in events if event[0] == stage]
         first, last = stages.index(stage), len(stages) - 1 - stages[::-1].index(stage)
         assert last - first + 1 == len(mine), f"{stage}: interleaved with another phase"
+        assert mine[0][1] == 0, f"{stage}: first heard of after {mine[0][1]} item(s) were done"
         assert sum(event[1] for event in mine) == mine[-1][2] == size, (stage, mine)
 
 
