@@ -236,8 +236,11 @@ def main() -> None:
                 f"{measured['predicted_gib']:.2f} GiB: {error(measured['predicted_gib'], measured['peak_gib'])}"
             )
         predicted_s = found["hours"] * 3600 if found["hours"] else None
-        line += f"; time: predicted {predicted_s or float('nan'):.0f} s vs {median(method, 'train_s'):.0f} s: "
-        print(line + error(predicted_s, median(method, "train_s")))
+        if predicted_s is None:  # a CPU plan predicts time only from steps it measured (not with --no-plan-measure)
+            print(line + "; time: not predicted")
+        else:
+            line += f"; time: predicted {predicted_s:.0f} s vs {median(method, 'train_s'):.0f} s: "
+            print(line + error(predicted_s, median(method, "train_s")))
     spread = {m: [round(r["train_s"]) for r in runs[m]] for m in METHODS}
     print(f"training seconds per round: {spread}; load average at the end: {load()}")
 

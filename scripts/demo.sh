@@ -22,7 +22,7 @@ expect() {  # expect CODES COMMAND...: exit codes the step may give (check exits
   [[ ",$wanted," == *",$status,"* ]] || { echo "demo: '$*' exited $status (expected $wanted)" >&2; exit 1; }
 }
 
-# Cut for 2 CPU cores (training ~4 min, evaluation ~4 min); a GPU run uses train-gpu.yaml / eval-gpu.yaml.
+# Cut for 2 CPU cores (training ~6 min, evaluation ~11 min); a GPU run uses train-gpu.yaml / eval-gpu.yaml.
 train_set=(base_model="$model" data="$out/export" output_dir="$out/runs/smollm2-lora")
 eval_set=(data="$out/export" run="$out/runs/smollm2-lora" output_dir="$out/eval")  # base model: the run's
 if [ "${FTKIT_DEMO_QUICK:-0}" = 1 ]; then
@@ -83,7 +83,7 @@ else
   echo "$train_key" > "$out/runs/smollm2-lora/.demo-key"
 fi
 
-step "11/12 Evaluate base, base+prompt and the fine-tune on the test split; write the report" \
+step "11/12 Evaluate base, base+prompt, base+fewshot and the fine-tune on the test split; write the report" \
   "fteval run $project/eval.yaml ${eval_set[*]/#/--set }"
 if same_key "$out/eval/.demo-key" "$eval_key" && [ -f "$out/eval/results.json" ]; then
   echo "reusing $out/eval: this adapter was evaluated on these test prompts already (delete it to run again)"
