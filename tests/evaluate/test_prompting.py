@@ -127,15 +127,16 @@ def test_the_fine_tune_against_every_prompting_contestant_with_cost_and_break_ev
     paid = sum(r["prompt_tokens"] * 150.0 + r["completion_tokens"] * 600.0 for r in served_rows) / 1e6
     per_1k = {"served": paid / 6 * 1000}
     assert contestants["served"]["cost"]["per_1k_answers"] == pytest.approx(per_1k["served"])
-    for name in ("base", "base+prompt", "base+fewshot", "finetuned"):
+    half_a_millisecond = 0.0005 / 3600 * 3.0 / 6 * 1000  # seconds are recorded to the millisecond
+    for name in ("base", "base+prompt", "base+fewshot", "finetuned"):  # (the tiny model answers in ~0.04 s)
         per_1k[name] = contestants[name]["cost"]["seconds"] / 3600 * 3.0 / 6 * 1000
-        assert contestants[name]["cost"]["per_1k_answers"] == pytest.approx(per_1k[name], rel=1e-2, abs=1e-9)
+        assert contestants[name]["cost"]["per_1k_answers"] == pytest.approx(per_1k[name], abs=half_a_millisecond)
     training = results["training"]["seconds"] / 3600 * 40.0
     assert results["cost"]["training"]["total"] == pytest.approx(training)
     # The best prompting contestant: the highest strict pass rate, ties to the cheaper, then the first listed.
     prompting = results["settings"]["prompting"]
     # (Ranked on the recorded costs, checked above: recomputed from seconds rounded to the millisecond, two
-    # contestants a hair apart could swap.)
+    # contestants less than a millisecond apart could swap.)
     recorded = {n: contestants[n]["cost"]["per_1k_answers"] for n in prompting}
     best = min(prompting, key=lambda n: (-contestants[n]["scores"]["strict"], recorded[n], prompting.index(n)))
     assert results["cost"]["best_prompting"] == best
