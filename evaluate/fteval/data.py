@@ -30,7 +30,7 @@ from ftcore import Example, ExportManifest, load_split
 from ftcore.errors import FtdataError
 from ftcore.example import InvalidExample, Message, compute_id
 from ftcore.importers import ColumnMap, detect_format, read_rows, row_to_example
-from ftcore.jsonl import UnreadableFile
+from ftcore.jsonl import UnreadableFile, iter_json_lines
 from ftcore.manifest import MANIFEST_NAME, load_split_with_metadata
 from ftcore.style import StyleSpec
 from fteval.ifeval import IFEvalError, IFEvalPrompt, load_ifeval_prompts
@@ -140,10 +140,8 @@ def _is_ifeval(path: Path) -> bool:
     if path.suffix.lower() not in (".jsonl", ".json", ".ndjson"):
         return False
     try:
-        with path.open(encoding="utf-8") as handle:
-            first = next((line for line in handle if line.strip()), "")
-        row = json.loads(first)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        _, row, _ = next(iter_json_lines(path), (0, None, []))
+    except UnreadableFile:
         return False
     return isinstance(row, dict) and all(key in row for key in IFEVAL_KEYS)
 

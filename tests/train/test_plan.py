@@ -350,7 +350,7 @@ def test_a_measured_peak_is_the_measuring_process_own_not_its_parent_s():
     for index in range(0, len(ballast), 4096):
         ballast[index] = 1
     child = subprocess.run(
-        [sys.executable, "-c", "from fttrain.measure import _peak_rss_bytes; print(_peak_rss_bytes())"],
+        [sys.executable, "-c", "from fttrain.callbacks import peak_rss_bytes; print(peak_rss_bytes())"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     del ballast

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import resource
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,14 +14,25 @@ from transformers import TrainerCallback
 
 
 def peak_memory_mb() -> float:
-    """Peak memory of this process: CUDA allocations on a GPU, max RSS on the CPU (Linux reports KiB)."""
-    import resource
-
+    """Peak memory of this process: CUDA allocations on a GPU, its own peak resident memory on the CPU."""
     import torch
 
     if torch.cuda.is_available():
         return round(torch.cuda.max_memory_allocated() / 2**20, 1)
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return round(peak_rss_bytes() / 2**20, 1)
+
+
+def peak_rss_bytes() -> int:
+    """This process's own peak resident memory. Not getrusage's ru_maxrss: Linux carries a process's high-water
+    mark across fork and exec, so a run or plan started from a large process (a notebook, a test session) would read
+    the parent's memory as the run's. /proc's VmHWM belongs to this process's own address space."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
 
 
 class MetricsFile(TrainerCallback):

@@ -10,7 +10,6 @@ batch comes first, so the peak is the worst a run meets. Throughput is timed fro
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
 from dataclasses import replace
@@ -23,6 +22,7 @@ def measure(config_path: str, steps: int) -> dict:
     import torch
     from transformers import PrinterCallback, Trainer, TrainerCallback
 
+    from fttrain.callbacks import peak_rss_bytes
     from fttrain.run import _check_hardware, _records_dataset, collator, load_model, prepare, training_arguments
 
     config = load_train_config(config_path)
@@ -68,7 +68,7 @@ def measure(config_path: str, steps: int) -> dict:
     trainer.train()
     timed = real[1:]
     seconds = timer.end - timer.starts[1] if len(timer.starts) > 1 else 0.0
-    peak = torch.cuda.max_memory_allocated() if torch.cuda.is_available() else _peak_rss_bytes()
+    peak = torch.cuda.max_memory_allocated() if torch.cuda.is_available() else peak_rss_bytes()
     return {
         "steps": len(batches),
         "batch_tokens": max(tokens),
@@ -76,19 +76,6 @@ def measure(config_path: str, steps: int) -> dict:
         "peak_bytes": peak,
         "dtype": str(next(p for p in model.parameters() if p.requires_grad).dtype).removeprefix("torch."),
     }
-
-
-def _peak_rss_bytes() -> int:
-    """This process's own peak resident memory. Not getrusage's ru_maxrss: Linux carries a process's high-water
-    mark across fork and exec, so a plan started from a large process (a notebook, a test session) would read
-    the parent's memory as the run's. /proc's VmHWM belongs to this process's own address space."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024  # kB
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
 
 
 if __name__ == "__main__":
